@@ -13,3 +13,4 @@ using farray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 void bind_kernels(py::module_& m);
 void bind_tokenizer(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_quant(py::module_& m);

@@ -6,4 +6,5 @@ PYBIND11_MODULE(_native, m) {
     bind_kernels(m);
     bind_tokenizer(m);
     bind_runtime(m);
+    bind_quant(m);
 }

@@ -1,0 +1,836 @@
+// ============================================================================
+// RoboLM quantized kernels: GGUF's Q8_0 / Q4_0 blocks, their dot products and
+// the typed matmul. Read beside robolm/quant.py (the NumPy twin).
+//
+//   1. fp16 and the blocks (quantize / dequantize, byte-exact with ggml)
+//   2. scalar reference dot products
+//   3. fast dot products: x86-64 AVX2, AVX-512, AVX-512 VNNI (picked at run time),
+//      aarch64 NEON (+ dot-product instructions when built for them)
+//   4. kernel choice
+//   5. the thread pool
+//   6. matmul_typed / matmul_typed_batch
+// ============================================================================
+#if defined(__GNUC__) && !defined(__clang__)
+// ggml's quantizers compute x*id + 8.5f with two roundings; a fused multiply-add
+// would change some nibbles. Explicit SIMD intrinsics below are unaffected.
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define _GNU_SOURCE
+#include "quant.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QUANT_X86 1
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define QUANT_NEON 1
+#include <arm_neon.h>
+#endif
+
+#define MINI(a, b) ((a) < (b) ? (a) : (b))
+
+// ============================================================================
+// 1. fp16 and the blocks
+// ============================================================================
+static inline float f32_from_bits(uint32_t w) { float f; memcpy(&f, &w, 4); return f; }
+static inline uint32_t f32_to_bits(float f) { uint32_t w; memcpy(&w, &f, 4); return w; }
+
+// numpy: np.float16 bits -> float32. Exact (every fp16 is a float32).
+float fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1F;
+    uint32_t man = h & 0x3FF;
+    if (exp == 0x1F) return f32_from_bits(sign | 0x7F800000u | (man << 13));  // inf / nan
+    if (exp == 0) {  // zero or subnormal: man * 2^-24
+        float v = (float)man * 5.9604644775390625e-08f;
+        return sign ? -v : v;
+    }
+    return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+// numpy: np.float32(f).astype(np.float16), round to nearest, ties to even.
+uint16_t fp32_to_fp16(float f) {
+    uint32_t x = f32_to_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (ax >= 0x7F800000u) return sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0);  // inf / nan
+    if (ax >= 0x477FF000u) return sign | 0x7C00;  // rounds to >= 65520: overflow to inf
+    if (ax < 0x38800000u) {  // below 2^-14: subnormal fp16 (or zero)
+        // value / 2^-24, rounded to nearest even, is the mantissa
+        float v = f32_from_bits(ax) * 16777216.0f;  // exact (power of two scale)
+        uint32_t m = (uint32_t)v;
+        float rem = v - (float)m;
+        if (rem > 0.5f || (rem == 0.5f && (m & 1))) m++;
+        return sign | (uint16_t)m;
+    }
+    uint32_t e = (ax >> 23) - 112;          // fp16 exponent, 1..30
+    uint32_t man = ax & 0x7FFFFF;
+    uint32_t h = (e << 10) | (man >> 13);
+    uint32_t rest = man & 0x1FFF;           // the 13 bits dropped
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;  // may carry into the exponent: fine
+    return sign | (uint16_t)h;
+}
+
+size_t quant_row_bytes(int type, int n) {
+    if (n <= 0) return 0;
+    switch (type) {
+        case QTYPE_F32: return (size_t)n * 4;
+        case QTYPE_F16: return (size_t)n * 2;
+        case QTYPE_Q8_0: return n % QK8_0 ? 0 : (size_t)(n / QK8_0) * sizeof(block_q8_0);
+        case QTYPE_Q4_0: return n % QK4_0 ? 0 : (size_t)(n / QK4_0) * sizeof(block_q4_0);
+        default: return 0;
+    }
+}
+
+const char* quant_type_name(int type) {
+    switch (type) {
+        case QTYPE_F32: return "F32";
+        case QTYPE_F16: return "F16";
+        case QTYPE_Q8_0: return "Q8_0";
+        case QTYPE_Q4_0: return "Q4_0";
+        default: return "unknown";
+    }
+}
+
+// numpy: quantize_q8_0: d = max|x| / 127, qs = round(x / d) (halves away from zero)
+void quantize_row_q8_0(block_q8_0* y, const float* x, int n) {
+    for (int b = 0; b < n / QK8_0; b++) {
+        const float* xb = x + (size_t)b * QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++) y[b].qs[j] = (int8_t)roundf(xb[j] * id);
+    }
+}
+
+// numpy: dequantize_q8_0: x = qs * d
+void dequantize_row_q8_0(float* y, const block_q8_0* x, int n) {
+    for (int b = 0; b < n / QK8_0; b++) {
+        const float d = fp16_to_fp32(x[b].d);
+        for (int j = 0; j < QK8_0; j++) y[(size_t)b * QK8_0 + j] = x[b].qs[j] * d;
+    }
+}
+
+// numpy: quantize_q4_0: d = m / -8 (m the signed value of largest |x|),
+// q = min(15, trunc(x / d + 8.5)); low nibble element j, high nibble element j+16
+void quantize_row_q4_0(block_q4_0* y, const float* x, int n) {
+    for (int b = 0; b < n / QK4_0; b++) {
+        const float* xb = x + (size_t)b * QK4_0;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK4_0; j++) {
+            if (amax < fabsf(xb[j])) { amax = fabsf(xb[j]); max = xb[j]; }
+        }
+        const float d = max / -8.0f;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            const float x0 = xb[j] * id;
+            const float x1 = xb[QK4_0 / 2 + j] * id;
+            const uint8_t q0 = (uint8_t)MINI(15, (int8_t)(x0 + 8.5f));
+            const uint8_t q1 = (uint8_t)MINI(15, (int8_t)(x1 + 8.5f));
+            y[b].qs[j] = q0 | (uint8_t)(q1 << 4);
+        }
+    }
+}
+
+// numpy: dequantize_q4_0: x[j] = (lo - 8) * d, x[j+16] = (hi - 8) * d
+void dequantize_row_q4_0(float* y, const block_q4_0* x, int n) {
+    for (int b = 0; b < n / QK4_0; b++) {
+        const float d = fp16_to_fp32(x[b].d);
+        float* yb = y + (size_t)b * QK4_0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            yb[j] = ((x[b].qs[j] & 0x0F) - 8) * d;
+            yb[j + QK4_0 / 2] = ((x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void dequantize_row(float* y, const void* row, int type, int n) {
+    switch (type) {
+        case QTYPE_F32: memcpy(y, row, (size_t)n * sizeof(float)); break;
+        case QTYPE_F16: {
+            const uint16_t* h = (const uint16_t*)row;
+            for (int j = 0; j < n; j++) y[j] = fp16_to_fp32(h[j]);
+            break;
+        }
+        case QTYPE_Q8_0: dequantize_row_q8_0(y, (const block_q8_0*)row, n); break;
+        case QTYPE_Q4_0: dequantize_row_q4_0(y, (const block_q4_0*)row, n); break;
+        default: memset(y, 0, (size_t)n * sizeof(float));
+    }
+}
+
+// ============================================================================
+// 2. scalar reference dot products
+// ============================================================================
+float vec_dot_f32_ref(int n, const float* w, const float* x) {
+    float acc = 0.0f;
+    for (int j = 0; j < n; j++) acc += w[j] * x[j];
+    return acc;
+}
+
+float vec_dot_f16_ref(int n, const uint16_t* w, const float* x) {
+    float acc = 0.0f;
+    for (int j = 0; j < n; j++) acc += fp16_to_fp32(w[j]) * x[j];
+    return acc;
+}
+
+// sum over blocks of (integer dot of the quants) * d_w * d_x
+float vec_dot_q8_0_ref(int n, const block_q8_0* w, const block_q8_0* x) {
+    float acc = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        int32_t sumi = 0;
+        for (int j = 0; j < QK8_0; j++) sumi += (int32_t)w[b].qs[j] * x[b].qs[j];
+        acc += (float)sumi * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    }
+    return acc;
+}
+
+float vec_dot_q4_0_ref(int n, const block_q4_0* w, const block_q8_0* x) {
+    float acc = 0.0f;
+    for (int b = 0; b < n / QK4_0; b++) {
+        int32_t sumi = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            sumi += ((w[b].qs[j] & 0x0F) - 8) * (int32_t)x[b].qs[j];
+            sumi += ((w[b].qs[j] >> 4) - 8) * (int32_t)x[b].qs[j + QK4_0 / 2];
+        }
+        acc += (float)sumi * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    }
+    return acc;
+}
+
+// ============================================================================
+// 3a. x86-64: AVX2 + FMA + F16C
+// ============================================================================
+#ifdef QUANT_X86
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define T_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")))
+#define T_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+T_AVX2 static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 32 signed bytes x 32 signed bytes -> 8 int32 partial sums, as floats.
+// maddubs wants unsigned * signed: use |w| and x carrying w's sign.
+T_AVX2 static inline __m256 dot32_i8_avx2(__m256i w, __m256i x) {
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    __m256i p16 = _mm256_maddubs_epi16(aw, sx);                 // 16 x int16 (no overflow: |w| <= 128, |x| <= 127)
+    __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); // 8 x int32
+    return _mm256_cvtepi32_ps(p32);
+}
+
+// 16 bytes of nibbles -> 32 bytes in [0, 15]: low nibbles first (elements 0..15)
+T_AVX2 static inline __m256i nibbles_avx2(const uint8_t* qs) {
+    __m128i q = _mm_loadu_si128((const __m128i*)qs);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+T_AVX2 static float dot_f32_avx2(int n, const float* w, const float* x) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(x + j), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 8), _mm256_loadu_ps(x + j + 8), a1);
+    }
+    float acc = hsum256(_mm256_add_ps(a0, a1));
+    for (; j < n; j++) acc += w[j] * x[j];
+    return acc;
+}
+
+T_AVX2 static float dot_f16_avx2(int n, const uint16_t* w, const float* x) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + j)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + j + 8)));
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + j), a0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + j + 8), a1);
+    }
+    float acc = hsum256(_mm256_add_ps(a0, a1));
+    for (; j < n; j++) acc += _cvtsh_ss(w[j]) * x[j];
+    return acc;
+}
+
+T_AVX2 static float dot_q8_0_avx2(int n, const block_q8_0* w, const block_q8_0* x) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK8_0; b++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+        __m256 p = dot32_i8_avx2(_mm256_loadu_si256((const __m256i*)w[b].qs),
+                                 _mm256_loadu_si256((const __m256i*)x[b].qs));
+        acc = _mm256_fmadd_ps(d, p, acc);
+    }
+    return hsum256(acc);
+}
+
+T_AVX2 static float dot_q4_0_avx2(int n, const block_q4_0* w, const block_q8_0* x) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int b = 0; b < n / QK4_0; b++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
+        __m256i q = _mm256_sub_epi8(nibbles_avx2(w[b].qs), eight);  // [-8, 7]
+        __m256 p = dot32_i8_avx2(q, _mm256_loadu_si256((const __m256i*)x[b].qs));
+        acc = _mm256_fmadd_ps(d, p, acc);
+    }
+    return hsum256(acc);
+}
+
+// roundf on 8 floats exactly: r = floor(|v|), +1 when |v| - r >= 0.5, sign back
+T_AVX2 static inline __m256i roundf_epi32_avx2(__m256 v) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    __m256 a = _mm256_andnot_ps(sign_mask, v);
+    __m256 r = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_sub_ps(a, r), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    r = _mm256_add_ps(r, _mm256_and_ps(up, _mm256_set1_ps(1.0f)));
+    r = _mm256_or_ps(r, _mm256_and_ps(sign_mask, v));
+    return _mm256_cvtps_epi32(r);
+}
+
+T_AVX2 static void quantize_q8_0_avx2(block_q8_0* y, const float* x, int n) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int b = 0; b < n / QK8_0; b++) {
+        const float* xb = x + (size_t)b * QK8_0;
+        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_and_ps(v1, abs_mask)),
+                                 _mm256_max_ps(_mm256_and_ps(v2, abs_mask), _mm256_and_ps(v3, abs_mask)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.0f;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i i0 = roundf_epi32_avx2(_mm256_mul_ps(v0, vid));
+        __m256i i1 = roundf_epi32_avx2(_mm256_mul_ps(v1, vid));
+        __m256i i2 = roundf_epi32_avx2(_mm256_mul_ps(v2, vid));
+        __m256i i3 = roundf_epi32_avx2(_mm256_mul_ps(v3, vid));
+        // pack int32 -> int16 -> int8; packs work per 128-bit lane, so fix the order after
+        __m256i p01 = _mm256_packs_epi32(i0, i1);
+        __m256i p23 = _mm256_packs_epi32(i2, i3);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i*)y[b].qs, p);
+    }
+}
+
+// ============================================================================
+// 3b. x86-64: AVX-512 (two blocks per step), with or without VNNI
+// ============================================================================
+T_AVX512 static inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// 64 signed bytes x 64 signed bytes -> 16 int32 sums (4 bytes each)
+T_AVX512 static inline __m512i dot64_i8_avx512(__m512i w, __m512i x) {
+    __m512i aw = _mm512_abs_epi8(w);
+    __m512i sx = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
+    __m512i p16 = _mm512_maddubs_epi16(aw, sx);
+    return _mm512_madd_epi16(p16, _mm512_set1_epi16(1));
+}
+T_VNNI static inline __m512i dot64_i8_vnni(__m512i w, __m512i x) {
+    __m512i aw = _mm512_abs_epi8(w);
+    __m512i sx = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
+}
+// one block with 256-bit VNNI (the odd block at the end)
+T_VNNI static inline __m256 dot32_i8_vnni(__m256i w, __m256i x) {
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx));
+}
+
+T_AVX512 static inline __m512i load2x32(const int8_t* a, const int8_t* b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)a)),
+                              _mm256_loadu_si256((const __m256i*)b), 1);
+}
+// nibbles of two Q4_0 blocks -> 64 bytes in [-8, 7]: [b0 lo | b0 hi | b1 lo | b1 hi]
+T_AVX512 static inline __m512i nibbles2_avx512(const uint8_t* q0, const uint8_t* q1) {
+    __m512i z = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)q0))),
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)q1)), 1);
+    // shift 128-bit lanes 1 and 3 right by 4 (16-bit element shifts, then mask)
+    const __m512i shifts = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0,
+                                            4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0);
+    z = _mm512_and_si512(_mm512_srlv_epi16(z, shifts), _mm512_set1_epi8(0x0F));
+    return _mm512_sub_epi8(z, _mm512_set1_epi8(8));
+}
+// scales of two blocks as 16 floats: d0 in the low 8 lanes, d1 in the high 8
+T_AVX512 static inline __m512 scales2(float d0, float d1) {
+    return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+}
+
+T_AVX512 static float dot_f32_avx512(int n, const float* w, const float* x) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 16), _mm512_loadu_ps(x + j + 16), a1);
+    }
+    if (j < n) {  // masked tail, up to 31 more
+        int left = n - j;
+        __mmask16 m0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+        __mmask16 m1 = (__mmask16)(left > 16 ? (1u << (left - 16)) - 1 : 0);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, w + j), _mm512_maskz_loadu_ps(m0, x + j), a0);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, w + j + 16), _mm512_maskz_loadu_ps(m1, x + j + 16), a1);
+    }
+    return hsum512(_mm512_add_ps(a0, a1));
+}
+
+T_AVX512 static float dot_f16_avx512(int n, const uint16_t* w, const float* x) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j)));
+        __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j + 16)));
+        a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j), a0);
+        a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + j + 16), a1);
+    }
+    float acc = hsum512(_mm512_add_ps(a0, a1));
+    for (; j < n; j++) acc += _cvtsh_ss(w[j]) * x[j];
+    return acc;
+}
+
+// The Q8_0 / Q4_0 kernels for AVX-512 and VNNI differ only in the 64-byte integer dot.
+#define DEFINE_DOT_Q_AVX512(SUFFIX, TARGET, DOT64, DOT32)                                        \
+    TARGET static float dot_q8_0_##SUFFIX(int n, const block_q8_0* w, const block_q8_0* x) {   \
+        __m512 acc = _mm512_setzero_ps();                                                      \
+        int nb = n / QK8_0, b = 0;                                                             \
+        for (; b + 2 <= nb; b += 2) {                                                          \
+            __m512 d = scales2(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d),                          \
+                               _cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d));                 \
+            __m512i p = DOT64(load2x32(w[b].qs, w[b + 1].qs), load2x32(x[b].qs, x[b + 1].qs)); \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                              \
+        }                                                                                      \
+        float sum = hsum512(acc);                                                              \
+        if (b < nb) {                                                                          \
+            __m256 p = DOT32(_mm256_loadu_si256((const __m256i*)w[b].qs),                      \
+                             _mm256_loadu_si256((const __m256i*)x[b].qs));                     \
+            sum += hsum256(p) * (_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));                       \
+        }                                                                                      \
+        return sum;                                                                            \
+    }                                                                                          \
+    TARGET static float dot_q4_0_##SUFFIX(int n, const block_q4_0* w, const block_q8_0* x) {   \
+        __m512 acc = _mm512_setzero_ps();                                                      \
+        int nb = n / QK4_0, b = 0;                                                             \
+        for (; b + 2 <= nb; b += 2) {                                                          \
+            __m512 d = scales2(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d),                          \
+                               _cvtsh_ss(w[b + 1].d) * _cvtsh_ss(x[b + 1].d));                 \
+            __m512i p = DOT64(nibbles2_avx512(w[b].qs, w[b + 1].qs),                           \
+                              load2x32(x[b].qs, x[b + 1].qs));                                 \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);                              \
+        }                                                                                      \
+        float sum = hsum512(acc);                                                              \
+        if (b < nb) {                                                                          \
+            __m256i q = _mm256_sub_epi8(nibbles_avx2(w[b].qs), _mm256_set1_epi8(8));           \
+            __m256 p = DOT32(q, _mm256_loadu_si256((const __m256i*)x[b].qs));                  \
+            sum += hsum256(p) * (_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));                       \
+        }                                                                                      \
+        return sum;                                                                            \
+    }
+
+DEFINE_DOT_Q_AVX512(avx512, T_AVX512, dot64_i8_avx512, dot32_i8_avx2)
+DEFINE_DOT_Q_AVX512(vnni, T_VNNI, dot64_i8_vnni, dot32_i8_vnni)
+#endif  // QUANT_X86
+
+// ============================================================================
+// 3c. aarch64: NEON, with the dot-product instructions when built for them
+//     (e.g. -march=armv8.2-a+dotprod; every phone core since ~2018 has them)
+// ============================================================================
+#ifdef QUANT_NEON
+// 16 x int8 * 16 x int8 -> 4 x int32, added to acc
+static inline int32x4_t dot16_i8_neon(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    int16x8_t hi = vmull_s8(vget_high_s8(a), vget_high_s8(b));
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+#endif
+}
+
+static float dot_f32_neon(int n, const float* w, const float* x) {
+    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        a0 = vfmaq_f32(a0, vld1q_f32(w + j), vld1q_f32(x + j));
+        a1 = vfmaq_f32(a1, vld1q_f32(w + j + 4), vld1q_f32(x + j + 4));
+    }
+    float acc = vaddvq_f32(vaddq_f32(a0, a1));
+    for (; j < n; j++) acc += w[j] * x[j];
+    return acc;
+}
+
+static float dot_f16_neon(int n, const uint16_t* w, const float* x) {
+    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        float32x4_t w0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w + j)));
+        float32x4_t w1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w + j + 4)));
+        a0 = vfmaq_f32(a0, w0, vld1q_f32(x + j));
+        a1 = vfmaq_f32(a1, w1, vld1q_f32(x + j + 4));
+    }
+    float acc = vaddvq_f32(vaddq_f32(a0, a1));
+    for (; j < n; j++) acc += fp16_to_fp32(w[j]) * x[j];
+    return acc;
+}
+
+static float dot_q8_0_neon(int n, const block_q8_0* w, const block_q8_0* x) {
+    float32x4_t acc = vdupq_n_f32(0);
+    for (int b = 0; b < n / QK8_0; b++) {
+        int32x4_t s = vdupq_n_s32(0);
+        s = dot16_i8_neon(s, vld1q_s8(w[b].qs), vld1q_s8(x[b].qs));
+        s = dot16_i8_neon(s, vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs + 16));
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    }
+    return vaddvq_f32(acc);
+}
+
+static float dot_q4_0_neon(int n, const block_q4_0* w, const block_q8_0* x) {
+    float32x4_t acc = vdupq_n_f32(0);
+    const int8x16_t eight = vdupq_n_s8(8);
+    for (int b = 0; b < n / QK4_0; b++) {
+        uint8x16_t q = vld1q_u8(w[b].qs);
+        int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);  // elements 0..15
+        int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);               // elements 16..31
+        int32x4_t s = vdupq_n_s32(0);
+        s = dot16_i8_neon(s, lo, vld1q_s8(x[b].qs));
+        s = dot16_i8_neon(s, hi, vld1q_s8(x[b].qs + 16));
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    }
+    return vaddvq_f32(acc);
+}
+#endif  // QUANT_NEON
+
+// ============================================================================
+// 4. kernel choice
+// ============================================================================
+typedef struct {
+    float (*dot_f32)(int, const float*, const float*);
+    float (*dot_f16)(int, const uint16_t*, const float*);
+    float (*dot_q8_0)(int, const block_q8_0*, const block_q8_0*);
+    float (*dot_q4_0)(int, const block_q4_0*, const block_q8_0*);
+    void (*quantize_x)(block_q8_0*, const float*, int);
+} kernels_t;
+
+static kernels_t K;            // the kernels in use
+static int K_isa = -1;         // -1: not chosen yet
+
+int quant_isa_supported(int isa) {
+    switch (isa) {
+        case QUANT_ISA_SCALAR: return 1;
+#ifdef QUANT_X86
+        case QUANT_ISA_AVX2:
+            __builtin_cpu_init();
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        case QUANT_ISA_AVX512:
+            __builtin_cpu_init();
+            return quant_isa_supported(QUANT_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                   __builtin_cpu_supports("avx512dq");
+        case QUANT_ISA_AVX512_VNNI:
+            return quant_isa_supported(QUANT_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
+#endif
+#ifdef QUANT_NEON
+        case QUANT_ISA_NEON: return 1;
+#if defined(__ARM_FEATURE_DOTPROD)
+        case QUANT_ISA_NEON_DOT: return 1;  // built for it: the binary needs it anyway
+#endif
+#endif
+        default: return 0;
+    }
+}
+
+int quant_isa_best(void) {
+    for (int isa = QUANT_ISA_NEON_DOT; isa > QUANT_ISA_SCALAR; isa--)
+        if (quant_isa_supported(isa)) return isa;
+    return QUANT_ISA_SCALAR;
+}
+
+const char* quant_isa_name(int isa) {
+    switch (isa) {
+        case QUANT_ISA_SCALAR: return "scalar";
+        case QUANT_ISA_AVX2: return "avx2";
+        case QUANT_ISA_AVX512: return "avx512";
+        case QUANT_ISA_AVX512_VNNI: return "avx512_vnni";
+        case QUANT_ISA_NEON: return "neon";
+        case QUANT_ISA_NEON_DOT: return "neon_dotprod";
+        default: return "unknown";
+    }
+}
+
+int quant_isa_set(int isa) {
+    if (!quant_isa_supported(isa)) return -1;
+    kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0};
+    switch (isa) {
+#ifdef QUANT_X86
+        case QUANT_ISA_AVX2:
+            k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2};
+            break;
+        case QUANT_ISA_AVX512:
+            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2};
+            break;
+        case QUANT_ISA_AVX512_VNNI:
+            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2};
+            break;
+#endif
+#ifdef QUANT_NEON
+        case QUANT_ISA_NEON:
+        case QUANT_ISA_NEON_DOT:
+            k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0};
+            break;
+#endif
+        default: break;
+    }
+    K = k;
+    K_isa = isa;
+    return 0;
+}
+
+static inline void ensure_kernels(void) {
+    if (K_isa < 0) {
+        const char* env = getenv("ROBOLM_ISA");  // e.g. ROBOLM_ISA=avx2 to compare paths
+        int isa = quant_isa_best();
+        if (env) {
+            for (int i = QUANT_ISA_SCALAR; i <= QUANT_ISA_NEON_DOT; i++)
+                if (strcmp(env, quant_isa_name(i)) == 0 && quant_isa_supported(i)) isa = i;
+        }
+        quant_isa_set(isa);
+    }
+}
+
+int quant_isa_get(void) { ensure_kernels(); return K_isa; }
+
+float vec_dot_f32(int n, const float* w, const float* x) { ensure_kernels(); return K.dot_f32(n, w, x); }
+float vec_dot_f16(int n, const uint16_t* w, const float* x) { ensure_kernels(); return K.dot_f16(n, w, x); }
+float vec_dot_q8_0(int n, const block_q8_0* w, const block_q8_0* x) { ensure_kernels(); return K.dot_q8_0(n, w, x); }
+float vec_dot_q4_0(int n, const block_q4_0* w, const block_q8_0* x) { ensure_kernels(); return K.dot_q4_0(n, w, x); }
+void quantize_row_q8_0_fast(block_q8_0* y, const float* x, int n) { ensure_kernels(); K.quantize_x(y, x, n); }
+
+// ============================================================================
+// 5. the thread pool: workers spin briefly for the next job, then sleep
+// ============================================================================
+#define POOL_MAX 64
+#define POOL_SPIN 20000  // polls before a worker goes to sleep (~0.1-0.5 ms)
+
+typedef void (*pool_fn)(void* arg, int ith, int nth);
+
+static struct {
+    int n_threads;               // including the calling thread; 0 = not started
+    pthread_t tid[POOL_MAX];
+    atomic_int gen;              // bumped once per job
+    atomic_int pending;          // workers still running the current job
+    atomic_int stop;
+    pool_fn fn;
+    void* arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int requested_threads = 0;  // 0: default
+
+static inline void cpu_relax(void) {
+#if defined(QUANT_X86)
+    _mm_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void* pool_worker(void* p) {
+    int ith = (int)(intptr_t)p;
+    int seen = 0;
+    for (;;) {
+        int spins = 0;
+        while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
+            if (++spins < POOL_SPIN) { cpu_relax(); continue; }
+            pthread_mutex_lock(&P.mu);
+            while (atomic_load(&P.gen) == seen) pthread_cond_wait(&P.cv, &P.mu);
+            pthread_mutex_unlock(&P.mu);
+        }
+        seen = atomic_load(&P.gen);
+        if (atomic_load(&P.stop)) return NULL;
+        P.fn(P.arg, ith, P.n_threads);
+        atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
+    }
+}
+
+static void pool_stop(void) {
+    if (P.n_threads <= 1) { P.n_threads = 0; return; }
+    atomic_store(&P.stop, 1);
+    pthread_mutex_lock(&P.mu);
+    atomic_fetch_add(&P.gen, 1);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    for (int i = 1; i < P.n_threads; i++) pthread_join(P.tid[i], NULL);
+    atomic_store(&P.stop, 0);
+    atomic_store(&P.gen, 0);
+    P.n_threads = 0;
+}
+
+static void pool_start(int n) {
+    if (n < 1) n = 1;
+    if (n > POOL_MAX) n = POOL_MAX;
+    P.n_threads = 1;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&P.tid[i], NULL, pool_worker, (void*)(intptr_t)i) != 0) {
+            fprintf(stderr, "robolm quant: could not start thread %d; using %d\n", i, P.n_threads);
+            break;
+        }
+        P.n_threads = i + 1;
+    }
+}
+
+int quant_default_threads(void) {
+    const char* env = getenv("ROBOLM_THREADS");
+    if (env && atoi(env) > 0) return MINI(atoi(env), POOL_MAX);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    return (int)MINI(ncpu, 4);
+}
+
+void quant_set_threads(int n) {
+    if (n <= 0) n = quant_default_threads();
+    if (n > POOL_MAX) n = POOL_MAX;
+    requested_threads = n;
+    if (P.n_threads && P.n_threads != n) pool_stop();
+}
+
+int quant_get_threads(void) {
+    return requested_threads ? requested_threads : quant_default_threads();
+}
+
+// Run fn(arg, ith, nth) for ith = 0..nth-1, ith 0 on this thread. nth = 1 runs inline.
+static void pool_run(pool_fn fn, void* arg, int use_threads) {
+    int want = quant_get_threads();
+    if (!use_threads || want <= 1) { fn(arg, 0, 1); return; }
+    if (P.n_threads != want) { pool_stop(); pool_start(want); }
+    if (P.n_threads <= 1) { fn(arg, 0, 1); return; }
+    P.fn = fn;
+    P.arg = arg;
+    atomic_store(&P.pending, P.n_threads - 1);
+    pthread_mutex_lock(&P.mu);
+    atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    fn(arg, 0, P.n_threads);
+    int spins = 0;
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+        if (++spins < POOL_SPIN) cpu_relax(); else sched_yield();
+    }
+}
+
+// ============================================================================
+// 6. matmul_typed / matmul_typed_batch
+// ============================================================================
+typedef struct {
+    float* out;            // (T, d)
+    const float* x;        // (T, n) floats, for F32 / F16 weights
+    const block_q8_0* xq;  // (T, n/32) quantized x, for Q8_0 / Q4_0 weights
+    const uint8_t* w;      // (d, row_bytes)
+    int wtype, n, d, T;
+    size_t row_bytes;
+} matmul_job;
+
+// Rows [r0, r1) of w against every row of x. Each weight row is loaded once and
+// used for all T activation rows while it sits in L1.
+static void matmul_rows(const matmul_job* j, int r0, int r1) {
+    const int n = j->n, d = j->d, T = j->T;
+    const int nbx = n / QK8_0;
+    for (int r = r0; r < r1; r++) {
+        const void* wr = j->w + (size_t)r * j->row_bytes;
+        for (int t = 0; t < T; t++) {
+            float v;
+            switch (j->wtype) {
+                case QTYPE_F32: v = K.dot_f32(n, (const float*)wr, j->x + (size_t)t * n); break;
+                case QTYPE_F16: v = K.dot_f16(n, (const uint16_t*)wr, j->x + (size_t)t * n); break;
+                case QTYPE_Q8_0: v = K.dot_q8_0(n, (const block_q8_0*)wr, j->xq + (size_t)t * nbx); break;
+                default: v = K.dot_q4_0(n, (const block_q4_0*)wr, j->xq + (size_t)t * nbx); break;
+            }
+            j->out[(size_t)t * d + r] = v;
+        }
+    }
+}
+
+static void matmul_task(void* arg, int ith, int nth) {
+    const matmul_job* j = (const matmul_job*)arg;
+    // split rows in chunks of 4 so neighbours rarely share a cache line of out
+    int chunks = (j->d + 3) / 4;
+    int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
+    matmul_rows(j, MINI(c0 * 4, j->d), MINI(c1 * 4, j->d));
+}
+
+static block_q8_0* xq_buf = NULL;  // scratch for quantized activations (grows, never shrinks)
+static size_t xq_cap = 0;
+
+static void matmul_check(int wtype, int n, int d, int T) {
+    if (quant_row_bytes(wtype, n) == 0 || d <= 0 || T <= 0) {
+        fprintf(stderr, "robolm matmul_typed: cannot multiply a %s weight with rows of %d (d %d, T %d): "
+                "quantized rows must be a multiple of 32\n", quant_type_name(wtype), n, d, T);
+        abort();
+    }
+}
+
+void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, int n, int d, int T) {
+    ensure_kernels();
+    matmul_check(wtype, n, d, T);
+    matmul_job j = {out, x, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n)};
+    if (wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0) {
+        size_t need = (size_t)T * (n / QK8_0);
+        if (need > xq_cap) {
+            block_q8_0* nb = (block_q8_0*)realloc(xq_buf, need * sizeof(block_q8_0));
+            if (!nb) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
+            xq_buf = nb;
+            xq_cap = need;
+        }
+        for (int t = 0; t < T; t++) K.quantize_x(xq_buf + (size_t)t * (n / QK8_0), x + (size_t)t * n, n);
+        j.xq = xq_buf;
+    }
+    // threads only pay off beyond a few tens of thousands of multiply-adds
+    int big = (double)n * d * T >= 32768.0 && d >= 8;
+    pool_run(matmul_task, &j, big);
+}
+
+void matmul_typed(float* out, const float* x, const void* w, int wtype, int n, int d) {
+    matmul_typed_batch(out, x, w, wtype, n, d, 1);
+}
+
+void matmul_typed_ref(float* out, const float* x, const void* w, int wtype, int n, int d) {
+    matmul_check(wtype, n, d, 1);
+    const size_t rb = quant_row_bytes(wtype, n);
+    const uint8_t* wb = (const uint8_t*)w;
+    block_q8_0* xq = NULL;
+    if (wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0) {
+        xq = (block_q8_0*)malloc((size_t)(n / QK8_0) * sizeof(block_q8_0));
+        if (!xq) { fprintf(stderr, "robolm matmul_typed_ref: out of memory\n"); abort(); }
+        quantize_row_q8_0(xq, x, n);
+    }
+    for (int r = 0; r < d; r++) {
+        const void* wr = wb + (size_t)r * rb;
+        switch (wtype) {
+            case QTYPE_F32: out[r] = vec_dot_f32_ref(n, (const float*)wr, x); break;
+            case QTYPE_F16: out[r] = vec_dot_f16_ref(n, (const uint16_t*)wr, x); break;
+            case QTYPE_Q8_0: out[r] = vec_dot_q8_0_ref(n, (const block_q8_0*)wr, xq); break;
+            default: out[r] = vec_dot_q4_0_ref(n, (const block_q4_0*)wr, xq); break;
+        }
+    }
+    free(xq);
+}
