@@ -1,0 +1,623 @@
+// ============================================================================
+// RoboLM C runtime: load a GGUF file, run the Llama forward pass one token at a
+// time with a KV cache, sample, build the prompt and generate.
+//
+// Read beside robolm/model.py: above each block is the PyTorch line it implements.
+// The NumPy twin, step for step, is robolm/numpy_model.py. The float kernels
+// (rmsnorm, rope, softmax, swiglu) are in kernels.c; the weight-type-aware
+// matmul (F32/F16/Q8_0/Q4_0, threaded) is matmul_typed in quant.c.
+//
+// Sections: config + weights (loading and checking) | forward | sampler |
+//           prompt | generation
+// ============================================================================
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE  // clock_gettime
+#endif
+#include "runtime.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+#include "quant.h"
+
+// ============================================================================ config + weights
+
+typedef struct {
+    rl_model* m;
+    char* err;
+    size_t err_size;
+    int failed;
+} loader;
+
+static int refuse(loader* ld, const char* hint, const char* fmt, ...) {
+    if (ld->failed) return -1;
+    ld->failed = 1;
+    char what[RL_ERR_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(ld->err, ld->err_size, "model file: %s. Hint: %s", what,
+             hint ? hint : "re-export the checkpoint with export_gguf.py");
+    return -1;
+}
+
+// a required positive integer key, at most `max`
+static int key_int(loader* ld, const char* key, int64_t max, int required, int64_t fallback) {
+    const gguf_kv* kv = gguf_find_kv(&ld->m->file, key);
+    int64_t v;
+    if (!kv) {
+        if (required) refuse(ld, NULL, "metadata key '%s' is missing", key);
+        return (int)fallback;
+    }
+    if (gguf_kv_int(kv, &v) != 0) { refuse(ld, NULL, "metadata key '%s' is not an integer", key); return 0; }
+    if (v <= 0 || v > max) { refuse(ld, NULL, "%s = %lld is absurd", key, (long long)v); return 0; }
+    return (int)v;
+}
+
+// A weight of the expected NumPy shape (rows, cols), any type the matmul runs.
+static int get_weight(loader* ld, rl_weight* w, const char* name, int rows, int cols) {
+    const gguf_tensor* t = gguf_find_tensor(&ld->m->file, name);
+    if (!t) return refuse(ld, NULL, "tensor '%s' is missing", name);
+    if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
+        return refuse(ld, NULL, "tensor '%s' has ggml dims [%lld, %lld], the metadata says [%d, %d]%s", name,
+                      (long long)t->ne[0], (long long)(t->n_dims > 1 ? t->ne[1] : 1), cols, rows,
+                      strcmp(name, "token_embd.weight") == 0 ? " (vocab size vs embedding rows)" : "");
+    w->data = t->data;
+    w->type = (int)t->type;
+    w->rows = rows;
+    w->cols = cols;
+    return 0;
+}
+
+// A norm vector: always F32, (n,)
+static const float* get_vector(loader* ld, const char* name, int n) {
+    const gguf_tensor* t = gguf_find_tensor(&ld->m->file, name);
+    if (!t) { refuse(ld, NULL, "tensor '%s' is missing", name); return NULL; }
+    if (t->n_dims != 1 || t->ne[0] != n || t->type != GGML_TYPE_F32) {
+        refuse(ld, NULL, "tensor '%s' must be F32 of %d values", name, n);
+        return NULL;
+    }
+    return (const float*)t->data;  // data is 32-byte aligned inside a page-aligned map
+}
+
+static char* dup_string_key(loader* ld, const char* key, const char* fallback) {
+    const gguf_kv* kv = gguf_find_kv(&ld->m->file, key);
+    const char* s = fallback;
+    uint64_t len = fallback ? strlen(fallback) : 0;
+    if (kv && gguf_kv_string(kv, &s, &len) != 0) { refuse(ld, NULL, "metadata key '%s' is not a string", key); return NULL; }
+    if (!s) return NULL;
+    char* out = (char*)malloc(len + 1);
+    if (!out) { refuse(ld, "free some memory", "out of memory"); return NULL; }
+    memcpy(out, s, len);
+    out[len] = 0;
+    return out;
+}
+
+static int build_tokenizer(loader* ld) {
+    rl_model* m = ld->m;
+    const gguf_kv* tokens = gguf_find_kv(&m->file, "tokenizer.ggml.tokens");
+    const gguf_kv* types = gguf_find_kv(&m->file, "tokenizer.ggml.token_type");
+    const gguf_kv* merges = gguf_find_kv(&m->file, "tokenizer.ggml.merges");
+    const gguf_kv* model = gguf_find_kv(&m->file, "tokenizer.ggml.model");
+    const char* s;
+    uint64_t len;
+    if (!model || gguf_kv_string(model, &s, &len) != 0 || len != 4 || memcmp(s, "gpt2", 4) != 0)
+        return refuse(ld, NULL, "tokenizer.ggml.model must be \"gpt2\" (byte-level BPE)");
+    if (!tokens || tokens->type != GGUF_ARRAY || tokens->arr_type != GGUF_STRING)
+        return refuse(ld, NULL, "tokenizer.ggml.tokens is missing or not an array of strings");
+    if (!merges || merges->type != GGUF_ARRAY || merges->arr_type != GGUF_STRING)
+        return refuse(ld, NULL, "tokenizer.ggml.merges is missing or not an array of strings");
+    size_t V = (size_t)tokens->arr_n, M = (size_t)merges->arr_n;
+    if (V != (size_t)m->config.vocab_size) return refuse(ld, NULL, "internal: vocab size changed");
+    if (types && (types->type != GGUF_ARRAY || types->arr_n != V ||
+                  (types->arr_type != GGUF_INT32 && types->arr_type != GGUF_UINT32)))
+        return refuse(ld, NULL, "tokenizer.ggml.token_type must be %zu int32 values, one per token", V);
+    const char** tok = (const char**)malloc((V + 1) * sizeof(char*));
+    size_t* tok_len = (size_t*)malloc((V + 1) * sizeof(size_t));
+    int32_t* typ = (int32_t*)malloc((V + 1) * sizeof(int32_t));
+    const char** mer = (const char**)malloc((M + 1) * sizeof(char*));
+    size_t* mer_len = (size_t*)malloc((M + 1) * sizeof(size_t));
+    int rc = 0;
+    if (!tok || !tok_len || !typ || !mer || !mer_len) {
+        rc = refuse(ld, "free some memory", "out of memory for the tokenizer");
+    } else {
+        const uint8_t* p = tokens->value;
+        for (size_t i = 0; i < V; i++) {
+            gguf_arr_next_string(&p, &s, &len);
+            tok[i] = s;
+            tok_len[i] = (size_t)len;
+            int64_t t = 1;
+            if (types) gguf_arr_int(types, i, &t);
+            typ[i] = (int32_t)t;
+        }
+        p = merges->value;
+        for (size_t i = 0; i < M; i++) {
+            gguf_arr_next_string(&p, &s, &len);
+            mer[i] = s;
+            mer_len[i] = (size_t)len;
+        }
+        char terr[256];
+        m->tokenizer = tokenizer_build_gguf(tok, tok_len, typ, V, mer, mer_len, M, terr, sizeof terr);
+        if (!m->tokenizer) rc = refuse(ld, NULL, "the tokenizer in the file is inconsistent: %s", terr);
+    }
+    free(tok); free(tok_len); free(typ); free(mer); free(mer_len);
+    return rc;
+}
+
+static int32_t special_id(loader* ld, const char* key, const char* name) {
+    rl_model* m = ld->m;
+    int64_t v;
+    const gguf_kv* kv = gguf_find_kv(&m->file, key);
+    if (kv && gguf_kv_int(kv, &v) == 0) {
+        if (v < 0 || v >= m->config.vocab_size) {
+            refuse(ld, NULL, "%s = %lld is outside the vocabulary of %d", key, (long long)v, m->config.vocab_size);
+            return -1;
+        }
+        return (int32_t)v;
+    }
+    return m->tokenizer ? tokenizer_find(m->tokenizer, name, strlen(name)) : -1;
+}
+
+static void* alloc_floats(loader* ld, size_t n) {
+    float* p = (float*)calloc(n ? n : 1, sizeof(float));
+    if (!p) refuse(ld, "use a smaller context or model", "cannot allocate %zu floats", n);
+    return p;
+}
+
+static int load_model(rl_model* m, char* err, size_t err_size) {
+    loader L = {m, err, err_size, 0};
+    loader* ld = &L;
+    rl_config* c = &m->config;
+    const gguf_file* f = &m->file;
+
+    // ---- hyperparameters, each checked, then checked against each other
+    const gguf_kv* arch = gguf_find_kv(f, "general.architecture");
+    const char* s;
+    uint64_t len;
+    if (!arch || gguf_kv_string(arch, &s, &len) != 0 || len != 5 || memcmp(s, "llama", 5) != 0)
+        return refuse(ld, NULL, "general.architecture must be \"llama\"");
+    c->dim = key_int(ld, "llama.embedding_length", 1 << 16, 1, 0);
+    c->hidden_dim = key_int(ld, "llama.feed_forward_length", 1 << 18, 1, 0);
+    c->n_layers = key_int(ld, "llama.block_count", 1 << 10, 1, 0);
+    c->n_heads = key_int(ld, "llama.attention.head_count", 1 << 10, 1, 0);
+    c->n_kv_heads = key_int(ld, "llama.attention.head_count_kv", 1 << 10, 0, c->n_heads);
+    c->seq_len = key_int(ld, "llama.context_length", 1 << 20, 1, 0);
+    if (ld->failed) return -1;
+    double eps, theta = 10000.0;
+    if (gguf_kv_float(gguf_find_kv(f, "llama.attention.layer_norm_rms_epsilon"), &eps) != 0 || !(eps > 0 && eps < 1))
+        return refuse(ld, NULL, "llama.attention.layer_norm_rms_epsilon is missing or not in (0, 1)");
+    const gguf_kv* th = gguf_find_kv(f, "llama.rope.freq_base");
+    if (th && (gguf_kv_float(th, &theta) != 0 || !(theta > 1 && theta < 1e9)))
+        return refuse(ld, NULL, "llama.rope.freq_base is not a sensible number");
+    c->norm_eps = (float)eps;
+    c->rope_theta = (float)theta;
+    if (c->dim % c->n_heads || (c->dim / c->n_heads) % 2)
+        return refuse(ld, NULL, "dim %d does not split into %d heads of even size (head counts vs dims)", c->dim, c->n_heads);
+    if (c->n_heads % c->n_kv_heads)
+        return refuse(ld, NULL, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
+    c->head_dim = c->dim / c->n_heads;
+    int rope_dims = key_int(ld, "llama.rope.dimension_count", 1 << 16, 0, c->head_dim);
+    if (ld->failed) return -1;
+    if (rope_dims != c->head_dim)
+        return refuse(ld, NULL, "rope.dimension_count %d differs from head_dim %d", rope_dims, c->head_dim);
+    const gguf_kv* tokens = gguf_find_kv(f, "tokenizer.ggml.tokens");
+    if (!tokens || tokens->type != GGUF_ARRAY || tokens->arr_type != GGUF_STRING || tokens->arr_n == 0 ||
+        tokens->arr_n > (1 << 24))
+        return refuse(ld, NULL, "tokenizer.ggml.tokens is missing or not a non-empty array of strings");
+    c->vocab_size = (int)tokens->arr_n;
+    const gguf_kv* vs = gguf_find_kv(f, "llama.vocab_size");
+    int64_t v;
+    if (vs && (gguf_kv_int(vs, &v) != 0 || v != c->vocab_size))
+        return refuse(ld, NULL, "llama.vocab_size differs from the %d tokens in tokenizer.ggml.tokens (vocab mismatch)",
+                      c->vocab_size);
+
+    // ---- weights: every tensor present with the shape the metadata implies
+    int D = c->dim, F = c->hidden_dim, Lr = c->n_layers, hd = c->head_dim;
+    rl_weights* w = &m->weights;
+    if (get_weight(ld, &w->tok_embeddings, "token_embd.weight", c->vocab_size, D)) return -1;
+    if (!(w->norm = get_vector(ld, "output_norm.weight", D))) return -1;
+    w->attn_norm = (const float**)calloc((size_t)Lr, sizeof(float*));
+    w->ffn_norm = (const float**)calloc((size_t)Lr, sizeof(float*));
+    w->wq = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->wk = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->wv = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->wo = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->w1 = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->w2 = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    w->w3 = (rl_weight*)calloc((size_t)Lr, sizeof(rl_weight));
+    if (!w->attn_norm || !w->ffn_norm || !w->wq || !w->wk || !w->wv || !w->wo || !w->w1 || !w->w2 || !w->w3)
+        return refuse(ld, "free some memory", "out of memory");
+    char name[GGUF_MAX_NAME + 1];
+#define LAYER_NAME(fmt) (snprintf(name, sizeof name, fmt, l), name)
+    for (int l = 0; l < Lr; l++) {
+        if (!(w->attn_norm[l] = get_vector(ld, LAYER_NAME("blk.%d.attn_norm.weight"), D))) return -1;
+        if (get_weight(ld, &w->wq[l], LAYER_NAME("blk.%d.attn_q.weight"), c->n_heads * hd, D)) return -1;
+        if (get_weight(ld, &w->wk[l], LAYER_NAME("blk.%d.attn_k.weight"), c->n_kv_heads * hd, D)) return -1;
+        if (get_weight(ld, &w->wv[l], LAYER_NAME("blk.%d.attn_v.weight"), c->n_kv_heads * hd, D)) return -1;
+        if (get_weight(ld, &w->wo[l], LAYER_NAME("blk.%d.attn_output.weight"), D, c->n_heads * hd)) return -1;
+        if (!(w->ffn_norm[l] = get_vector(ld, LAYER_NAME("blk.%d.ffn_norm.weight"), D))) return -1;
+        if (get_weight(ld, &w->w1[l], LAYER_NAME("blk.%d.ffn_gate.weight"), F, D)) return -1;
+        if (get_weight(ld, &w->w2[l], LAYER_NAME("blk.%d.ffn_down.weight"), D, F)) return -1;
+        if (get_weight(ld, &w->w3[l], LAYER_NAME("blk.%d.ffn_up.weight"), F, D)) return -1;
+    }
+#undef LAYER_NAME
+
+    // ---- tokenizer, special ids, prompt format
+    if (build_tokenizer(ld)) return -1;
+    m->bos_id = special_id(ld, "tokenizer.ggml.bos_token_id", "<bos>");
+    m->eos_id = special_id(ld, "tokenizer.ggml.eos_token_id", "<eos>");
+    if (ld->failed) return -1;
+    const gguf_kv* stops = gguf_find_kv(f, "robolm.stop_token_ids");
+    m->n_stop = 0;
+    if (stops) {
+        if (stops->type != GGUF_ARRAY || stops->arr_n > 8)
+            return refuse(ld, NULL, "robolm.stop_token_ids must be an array of at most 8 ids");
+        for (uint64_t i = 0; i < stops->arr_n; i++) {
+            int64_t id;
+            if (gguf_arr_int(stops, i, &id) != 0 || id < 0 || id >= c->vocab_size)
+                return refuse(ld, NULL, "robolm.stop_token_ids[%llu] is not a token id", (unsigned long long)i);
+            m->stop_ids[m->n_stop++] = (int32_t)id;
+        }
+    } else if (m->eos_id >= 0) {
+        m->stop_ids[m->n_stop++] = m->eos_id;
+    }
+    m->prompt_template = dup_string_key(ld, "robolm.prompt.template", NULL);
+    m->default_hardware = dup_string_key(ld, "robolm.prompt.default_hardware", "");
+    if (ld->failed) return -1;
+
+    // ---- the state: activations and the KV cache
+    rl_state* st = &m->state;
+    size_t kv_dim = (size_t)c->n_kv_heads * hd;
+    st->x = alloc_floats(ld, (size_t)D);
+    st->xb = alloc_floats(ld, (size_t)D);
+    st->xb2 = alloc_floats(ld, (size_t)D);
+    st->q = alloc_floats(ld, (size_t)c->n_heads * hd);
+    st->k = alloc_floats(ld, kv_dim);
+    st->v = alloc_floats(ld, kv_dim);
+    st->att = alloc_floats(ld, (size_t)c->n_heads * c->seq_len);
+    st->att_out = alloc_floats(ld, (size_t)c->n_heads * hd);
+    st->hb = alloc_floats(ld, (size_t)F);
+    st->hb2 = alloc_floats(ld, (size_t)F);
+    st->logits = alloc_floats(ld, (size_t)c->vocab_size);
+    st->key_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
+    st->value_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
+    return ld->failed ? -1 : 0;
+}
+
+int rl_load(rl_model* m, const char* path, char* err, size_t err_size) {
+    memset(m, 0, sizeof *m);
+    if (gguf_open(&m->file, path, err, err_size) != 0) return -1;
+    if (load_model(m, err, err_size) != 0) { rl_free(m); return -1; }
+    return 0;
+}
+
+int rl_load_buffer(rl_model* m, const void* data, size_t size, char* err, size_t err_size) {
+    memset(m, 0, sizeof *m);
+    if (gguf_parse(&m->file, data, size, "<buffer>", err, err_size) != 0) return -1;
+    if (load_model(m, err, err_size) != 0) { rl_free(m); return -1; }
+    return 0;
+}
+
+void rl_free(rl_model* m) {
+    rl_weights* w = &m->weights;
+    free(w->attn_norm); free(w->ffn_norm);
+    free(w->wq); free(w->wk); free(w->wv); free(w->wo);
+    free(w->w1); free(w->w2); free(w->w3);
+    rl_state* s = &m->state;
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
+    free(s->att); free(s->att_out); free(s->hb); free(s->hb2); free(s->logits);
+    free(s->key_cache); free(s->value_cache);
+    if (m->tokenizer) tokenizer_free(m->tokenizer);
+    free(m->prompt_template);
+    free(m->default_hardware);
+    gguf_close(&m->file);
+    memset(m, 0, sizeof *m);
+}
+
+// ============================================================================ forward
+
+// torch: F.linear(x, w) for any stored weight type
+static void matmul_w(float* out, const float* x, const rl_weight* w) {
+    matmul_typed(out, x, w->data, w->type, w->cols, w->rows);
+}
+
+float* rl_forward(rl_model* m, int token, int pos) {
+    const rl_config* c = &m->config;
+    const rl_weights* w = &m->weights;
+    rl_state* s = &m->state;
+    int D = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
+    int kv_dim = KV * hd, group = H / KV;
+    if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= c->seq_len) return NULL;
+
+    // torch: h = self.tok_embeddings(tokens)
+    size_t row = quant_row_bytes(w->tok_embeddings.type, D);
+    dequantize_row(s->x, (const uint8_t*)w->tok_embeddings.data + (size_t)token * row, w->tok_embeddings.type, D);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        float* kc = s->key_cache + (size_t)l * c->seq_len * kv_dim;    // (S, KV*hd) this layer's keys
+        float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;  // (S, KV*hd) this layer's values
+
+        // torch: xb = self.attention_norm(x)
+        rmsnorm(s->xb, s->x, w->attn_norm[l], D, c->norm_eps);
+
+        // torch: q, k, v = self.wq(x), self.wk(x), self.wv(x)   (q (H*hd,), k, v (KV*hd,))
+        matmul_w(s->q, s->xb, &w->wq[l]);
+        matmul_w(s->k, s->xb, &w->wk[l]);
+        matmul_w(s->v, s->xb, &w->wv[l]);
+
+        // torch: q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)   (adjacent pairs)
+        rope(s->q, H, hd, pos, c->rope_theta);
+        rope(s->k, KV, hd, pos, c->rope_theta);
+
+        // torch: cache_k[:, :, pos] = k ; cache_v[:, :, pos] = v
+        memcpy(kc + (size_t)pos * kv_dim, s->k, (size_t)kv_dim * sizeof(float));
+        memcpy(vc + (size_t)pos * kv_dim, s->v, (size_t)kv_dim * sizeof(float));
+
+        // torch: y = F.scaled_dot_product_attention(q, k.repeat_interleave(H/KV), v.repeat_interleave(H/KV))
+        // query head h reads kv head h / (H/KV) (grouped-query attention)
+        float scale = 1.0f / sqrtf((float)hd);
+        for (int h = 0; h < H; h++) {
+            const float* q = s->q + (size_t)h * hd;       // (hd,)
+            float* att = s->att + (size_t)h * c->seq_len;  // (pos+1,)
+            int kvh = h / group;
+            for (int t = 0; t <= pos; t++) {
+                const float* k = kc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
+                float score = 0.0f;
+                for (int i = 0; i < hd; i++) score += q[i] * k[i];
+                att[t] = score * scale;
+            }
+            softmax(att, pos + 1);
+            float* out = s->att_out + (size_t)h * hd;     // (hd,)
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int t = 0; t <= pos; t++) {
+                const float* v = vc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
+                float a = att[t];
+                for (int i = 0; i < hd; i++) out[i] += a * v[i];
+            }
+        }
+
+        // torch: x = x + self.wo(y)
+        matmul_w(s->xb2, s->att_out, &w->wo[l]);
+        for (int i = 0; i < D; i++) s->x[i] += s->xb2[i];
+
+        // torch: x = x + self.w2(F.silu(self.w1(xb)) * self.w3(xb)),  xb = self.ffn_norm(x)
+        rmsnorm(s->xb, s->x, w->ffn_norm[l], D, c->norm_eps);
+        matmul_w(s->hb, s->xb, &w->w1[l]);
+        matmul_w(s->hb2, s->xb, &w->w3[l]);
+        swiglu(s->hb, s->hb2, c->hidden_dim);
+        matmul_w(s->xb, s->hb, &w->w2[l]);
+        for (int i = 0; i < D; i++) s->x[i] += s->xb[i];
+    }
+
+    // torch: logits = self.output(self.norm(h))   (output tied to tok_embeddings)
+    rmsnorm(s->x, s->x, w->norm, D, c->norm_eps);
+    matmul_w(s->logits, s->x, &w->tok_embeddings);
+    return s->logits;
+}
+
+// ============================================================================ sampler
+
+// xorshift64* (llama2.c's random_u32); robolm/numpy_model.py::XorShiftRng is its twin
+uint32_t rl_random_u32(uint64_t* state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+float rl_random_f32(uint64_t* state) { return (float)(rl_random_u32(state) >> 8) / 16777216.0f; }
+
+void rl_sampler_init(rl_sampler* s, float temperature, int top_k, float top_p, uint64_t seed) {
+    s->temperature = temperature;
+    s->top_k = top_k;
+    s->top_p = top_p;
+    s->rng_state = seed ^ 0x9E3779B97F4A7C15ULL;
+    if (s->rng_state == 0) s->rng_state = 1;
+}
+
+// most likely first; ties by smaller id (the order NumPy's lexsort gives)
+static int cmp_prob(const void* a, const void* b) {
+    const rl_prob_index* x = (const rl_prob_index*)a;
+    const rl_prob_index* y = (const rl_prob_index*)b;
+    if (x->prob > y->prob) return -1;
+    if (x->prob < y->prob) return 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+// torch: sample_next(logits, temperature, top_k, top_p)
+int rl_sample(rl_sampler* s, float* logits, int V, rl_prob_index* scratch) {
+    if (s->temperature <= 0.0f) {  // greedy: the first maximum
+        int best = 0;
+        for (int i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+    // probs = softmax(logits / temperature)
+    for (int i = 0; i < V; i++) logits[i] /= s->temperature;
+    softmax(logits, V);
+    for (int i = 0; i < V; i++) { scratch[i].prob = logits[i]; scratch[i].index = i; }
+    qsort(scratch, (size_t)V, sizeof *scratch, cmp_prob);
+    int n = V;
+    // keep the top_k most likely
+    if (s->top_k > 0 && s->top_k < n) n = s->top_k;
+    // keep the smallest prefix whose mass reaches top_p
+    if (s->top_p > 0.0f && s->top_p < 1.0f) {
+        float cum = 0.0f;
+        for (int i = 0; i < n; i++) {
+            cum += scratch[i].prob;
+            if (cum >= s->top_p) { n = i + 1; break; }
+        }
+    }
+    float total = 0.0f;
+    for (int i = 0; i < n; i++) total += scratch[i].prob;
+    float r = rl_random_f32(&s->rng_state) * total;
+    float cdf = 0.0f;
+    for (int i = 0; i < n; i++) {
+        cdf += scratch[i].prob;
+        if (r < cdf) return scratch[i].index;
+    }
+    return scratch[n - 1].index;
+}
+
+// ============================================================================ prompt
+
+typedef struct {
+    int32_t* out;
+    size_t cap, n;
+} id_buf;
+
+static void push_id(id_buf* b, int32_t id) {
+    if (b->n < b->cap) b->out[b->n] = id;
+    b->n++;
+}
+
+static void push_text(rl_model* m, id_buf* b, const char* text, size_t len) {
+    if (!len) return;
+    size_t room = b->n < b->cap ? b->cap - b->n : 0;
+    size_t k = tokenizer_encode(m->tokenizer, text, len, room ? b->out + b->n : NULL, room);
+    if (k != TOK_ERROR) b->n += k;
+}
+
+// the control token (type 3) whose text starts at s, longest first; -1 if none
+static int32_t control_at(const rl_model* m, const char* s, size_t len, size_t* match_len) {
+    int32_t best = -1;
+    *match_len = 0;
+    if (len == 0 || (s[0] != '<' && s[0] != '[')) return -1;
+    for (int32_t id = 0; id < m->config.vocab_size; id++) {
+        if (tokenizer_token_type(m->tokenizer, id) != TOK_TYPE_CONTROL) continue;
+        size_t tl;
+        const char* t = tokenizer_token_bytes(m->tokenizer, id, &tl);
+        if (tl > *match_len && tl <= len && memcmp(s, t, tl) == 0) { best = id; *match_len = tl; }
+    }
+    return best;
+}
+
+// text piece of the template with {prompt} and {hardware} filled in
+static void push_filled(rl_model* m, id_buf* b, const char* piece, size_t len, const char* prompt, size_t plen,
+                        const char* hw, size_t hlen) {
+    size_t cap = len + plen + hlen + 1, n = 0;
+    char* buf = (char*)malloc(cap);
+    if (!buf) return;
+    for (size_t i = 0; i < len;) {
+        if (len - i >= 8 && memcmp(piece + i, "{prompt}", 8) == 0) {
+            memcpy(buf + n, prompt, plen); n += plen; i += 8;
+        } else if (len - i >= 10 && memcmp(piece + i, "{hardware}", 10) == 0) {
+            memcpy(buf + n, hw, hlen); n += hlen; i += 10;
+        } else {
+            buf[n++] = piece[i++];
+        }
+    }
+    push_text(m, b, buf, n);
+    free(buf);
+}
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+
+long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const char* hardware, int32_t* out,
+                     size_t cap, char* err, size_t err_size) {
+    if (!m->prompt_template) {
+        snprintf(err, err_size, "model file: no robolm.prompt.template. Hint: re-export with export_gguf.py");
+        return -1;
+    }
+    if (!lang || !*lang) lang = "en";
+    // [LANG:xx] must be a control token of this vocabulary
+    char tag[64];
+    snprintf(tag, sizeof tag, "[LANG:%s]", lang);
+    int32_t lang_id = tokenizer_find(m->tokenizer, tag, strlen(tag));
+    if (lang_id < 0 || tokenizer_token_type(m->tokenizer, lang_id) != TOK_TYPE_CONTROL) {
+        snprintf(err, err_size, "unknown language '%s'. Hint: use one of the codes with a [LANG:xx] token, e.g. en hi ta",
+                 lang);
+        return -1;
+    }
+    // python: prompt.strip()
+    size_t plen = strlen(prompt);
+    while (plen && is_space(prompt[0])) { prompt++; plen--; }
+    while (plen && is_space(prompt[plen - 1])) plen--;
+    if (!hardware) hardware = m->default_hardware ? m->default_hardware : "";
+    size_t hlen = strlen(hardware);
+
+    // the template, split into control tokens (by id) and text pieces (through the tokenizer);
+    // {lang} is part of a control token, {prompt} and {hardware} only of text pieces, so a
+    // user who types "[CODE]" gets the text, never the control token
+    id_buf b = {out, cap, 0};
+    const char* t = m->prompt_template;
+    size_t tl = strlen(t), start = 0, i = 0;
+    while (i < tl) {
+        size_t mlen = 0;
+        int32_t id = -1;
+        if (tl - i >= 13 && memcmp(t + i, "[LANG:{lang}]", 13) == 0) { id = lang_id; mlen = 13; }
+        else id = control_at(m, t + i, tl - i, &mlen);
+        if (id >= 0) {
+            push_filled(m, &b, t + start, i - start, prompt, plen, hardware, hlen);
+            push_id(&b, id);
+            i += mlen;
+            start = i;
+        } else {
+            i++;
+        }
+    }
+    push_filled(m, &b, t + start, tl - start, prompt, plen, hardware, hlen);
+    return (long)b.n;
+}
+
+// ============================================================================ generation
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int rl_is_stop(const rl_model* m, int32_t token) {
+    for (int i = 0; i < m->n_stop; i++) if (m->stop_ids[i] == token) return 1;
+    return 0;
+}
+
+int rl_generate(rl_model* m, const int32_t* prompt, int n_prompt, int max_new, rl_sampler* s,
+                const int32_t* stop_ids, int n_stop, rl_token_callback cb, void* user, int32_t* out,
+                rl_stats* stats, char* err, size_t err_size) {
+    const rl_config* c = &m->config;
+    if (n_prompt <= 0) { snprintf(err, err_size, "generate needs at least one prompt token"); return -1; }
+    if (n_prompt > c->seq_len) {
+        snprintf(err, err_size, "the prompt has %d tokens, the context only %d. Hint: shorten the prompt", n_prompt,
+                 c->seq_len);
+        return -1;
+    }
+    for (int i = 0; i < n_prompt; i++)
+        if (prompt[i] < 0 || prompt[i] >= c->vocab_size) {
+            snprintf(err, err_size, "prompt token %d is outside the vocabulary of %d", prompt[i], c->vocab_size);
+            return -1;
+        }
+    rl_prob_index* scratch = (rl_prob_index*)malloc((size_t)c->vocab_size * sizeof *scratch);
+    if (!scratch) { snprintf(err, err_size, "out of memory"); return -1; }
+    double t0 = now_seconds();
+    float* logits = NULL;
+    for (int pos = 0; pos < n_prompt; pos++) logits = rl_forward(m, prompt[pos], pos);
+    double t1 = now_seconds();
+    int n = 0, pos = n_prompt;
+    while (n < max_new) {
+        int32_t next = (int32_t)rl_sample(s, logits, c->vocab_size, scratch);
+        if (out) out[n] = next;
+        n++;
+        int stop = 0;
+        if (stop_ids) { for (int i = 0; i < n_stop; i++) if (stop_ids[i] == next) stop = 1; }
+        else stop = rl_is_stop(m, next);
+        if (cb && cb(next, user)) stop = 1;
+        if (stop || pos >= c->seq_len || n >= max_new) break;
+        logits = rl_forward(m, next, pos++);
+    }
+    double t2 = now_seconds();
+    free(scratch);
+    if (stats) {
+        stats->n_prompt = n_prompt;
+        stats->n_generated = n;
+        stats->prompt_seconds = t1 - t0;
+        stats->gen_seconds = t2 - t1;
+    }
+    return n;
+}
