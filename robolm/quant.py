@@ -166,3 +166,18 @@ def matmul_q_naive(x: np.ndarray, w_bytes: np.ndarray, wtype: int) -> np.ndarray
         qw = np.concatenate([(qs & 0x0F), (qs >> 4)], axis=2).astype(np.int32) - 8  # (d, nb, 32)
     sumi = (qw * qx[None]).sum(axis=2)                                  # (d, nb) exact integers
     return (sumi.astype(np.float32) * (dw * dx[None])).sum(axis=1, dtype=np.float32)  # (d,)
+
+
+def pack_q4_0(d: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Chosen scales d (..., n/32) and nibbles q (..., n) in [0, 15] -> Q4_0 bytes (..., n/32*18).
+    For quantizers that pick their own grid (GPTQ); x ~= (q - 8) * d."""
+    q = np.asarray(q)
+    if q.shape[-1] % QK or np.any(q > 15):
+        raise ValueError("pack_q4_0: q must be (..., n) with n a multiple of 32 and values in 0..15")
+    qb = q.astype(np.uint8).reshape(-1, QK)                              # (nb, 32)
+    d16 = np.asarray(d, dtype=np.float16).reshape(-1, 1)                 # (nb, 1)
+    if d16.shape[0] != qb.shape[0]:
+        raise ValueError(f"pack_q4_0: {d16.shape[0]} scales for {qb.shape[0]} blocks")
+    qs = qb[:, :16] | (qb[:, 16:] << 4)                                  # (nb, 16)
+    out = np.concatenate([d16.view(np.uint8), qs], axis=1)               # (nb, 18)
+    return out.reshape(*q.shape[:-1], -1)
