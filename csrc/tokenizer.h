@@ -112,13 +112,16 @@ int tok_unicode_to_byte(uint32_t cp);
 // words: n_words unique chunks (pre-tokens after forced merges), word w is the id sequence
 // ids[offsets[w] .. offsets[w+1]) (offsets has n_words + 1 entries) seen counts[w] times.
 // vocab: the n_vocab tokens so far (raw bytes), new tokens get ids n_vocab, n_vocab+1, ...
-// Each step merges the pair with the highest total count; ties go to the smaller
-// (left id, right id). Pairs whose concatenation is already a token are skipped, and so
-// are pairs seen fewer than min_count times. Writes 2 ids per merge into out_pairs and
-// returns the number of merges learned (<= n_merges), or TOK_ERROR with a message.
+// First the n_forced pairs in forced_pairs (2 ids each; they may use ids made by earlier
+// forced pairs) are applied in order, whatever their counts. Then each step merges the pair
+// with the highest total count; ties go to the smaller (left id, right id). Pairs whose
+// concatenation is already a token are skipped, and the loop stops when the best count is
+// below min_count. Writes 2 ids per merge (forced ones first) into out_pairs (room for
+// 2 * n_merges) and returns the number of merges made (<= n_merges), or TOK_ERROR.
 size_t tok_train_bpe(const int32_t* ids, const size_t* offsets, const int64_t* counts,
                      size_t n_words, const char* const* vocab, const size_t* vocab_lens,
-                     size_t n_vocab, size_t n_merges, int64_t min_count, int32_t* out_pairs,
+                     size_t n_vocab, const int32_t* forced_pairs, size_t n_forced,
+                     size_t n_merges, int64_t min_count, int32_t* out_pairs,
                      char* err, size_t err_len);
 
 #ifdef __cplusplus
