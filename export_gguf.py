@@ -43,50 +43,30 @@ TENSOR_NAMES = {
     "layers.{i}.feed_forward.w3.weight": "blk.{i}.ffn_up.weight",
 }
 
-# ggml token types
-TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_BYTE = 1, 3, 4, 6
-
-
 class ExportError(ValueError):
     pass
 
 
 # ================================================================================ tokenizer
-def _bytes_to_unicode():
-    from robolm.numpy_model import bytes_to_unicode
-    return bytes_to_unicode()
-
-
 def tokenizer_fields(tok):
-    """The tokenizer as GGUF stores it: (tokens, token_types, merges, pre).
-
-    NORMAL tokens are their bytes in GPT-2's bytes_to_unicode form (space -> "Ġ"), CONTROL
-    (special) and USER_DEFINED (forced multi-pre-token strings) tokens are their raw text,
-    each merge is "left right" in bytes_to_unicode form, in rank order."""
-    b2u = _bytes_to_unicode()
-    enc = lambda b: "".join(b2u[x] for x in b)  # noqa: E731
-    g = tok.gguf_vocab() if hasattr(tok, "gguf_vocab") else None
-    if g is not None:       # the tokenizer describes itself: [(bytes, type)], [(left_id, right_id)]
-        vocab, pairs = g["tokens"], g["merges"]
-    else:
-        raise ExportError("the tokenizer does not expose its vocabulary (robolm/tokenizer.py: gguf_vocab())")
-    tokens, types = [], []
-    for raw, ttype in vocab:
-        if ttype in (TOKEN_CONTROL, TOKEN_USER_DEFINED):
-            tokens.append(raw.decode("utf-8"))
-        else:
-            tokens.append(enc(raw))
-        types.append(int(ttype))
-    if len(set(tokens)) != len(tokens):
-        seen, dup = set(), None
-        for t in tokens:
-            if t in seen:
-                dup = t
-                break
-            seen.add(t)
-        raise ExportError(f"the tokenizer has two tokens with the text {dup!r}; llama.cpp needs distinct tokens")
-    merges = [f"{enc(vocab[a][0])} {enc(vocab[b][0])}" for a, b in pairs]
-    return tokens, types, merges, getattr(tok, "pre_name", None) or g.get("pre", "qwen35")
+    """The tokenizer as GGUF stores it, from robolm/tokenizer.py's gguf_vocab(): a dict with
+    tokens (NORMAL ones in GPT-2 bytes_to_unicode form, space -> "Ġ"; control, user-defined
+    and unused ones as raw text), token_type, merges ("left right", rank order), pre, and the
+    bos/eos/unknown/padding ids. Checked here because llama.cpp needs distinct token texts."""
+    if not hasattr(tok, "gguf_vocab"):
+        raise ExportError(f"{type(tok).__name__} has no gguf_vocab(); use robolm.tokenizer.Tokenizer")
+    g = tok.gguf_vocab()
+    tokens, types, merges = list(g["tokens"]), [int(t) for t in g["token_type"]], list(g["merges"])
+    if g.get("model", "gpt2") != "gpt2":
+        raise ExportError(f"tokenizer model {g.get('model')!r}: RoboLM exports byte-level BPE ('gpt2')")
+    if len(types) != len(tokens):
+        raise ExportError(f"{len(tokens)} tokens but {len(types)} token types")
+    seen = {}
+    for i, t in enumerate(tokens):
+        if t in seen:
+            raise ExportError(f"tokens {seen[t]} and {i} have the same text {t!r}; llama.cpp needs distinct tokens")
+        seen[t] = i
+    return g, tokens, types, merges
 
 
 # ================================================================================ weights
@@ -136,7 +116,7 @@ def build_writer(state_dict, model_args, tok, wtype_name="f32", name="robolm", e
     a = dict(model_args)
     if a.get("arch", "llama") != "llama":
         raise ExportError(f"arch {a.get('arch')!r}: only 'llama' checkpoints export to GGUF")
-    tokens, types, merges, pre = tokenizer_fields(tok)
+    g, tokens, types, merges = tokenizer_fields(tok)
     if len(tokens) != a["vocab_size"]:
         raise ExportError(f"the tokenizer has {len(tokens)} tokens but the model's vocab_size is {a['vocab_size']} "
                           f"(vocab mismatch: was the checkpoint trained with this tokenizer?)")
@@ -161,15 +141,16 @@ def build_writer(state_dict, model_args, tok, wtype_name="f32", name="robolm", e
 
     specials = dict(tok.special_tokens)
     w.add("tokenizer.ggml.model", "gpt2", STRING)
-    w.add("tokenizer.ggml.pre", pre, STRING)
+    w.add("tokenizer.ggml.pre", g["pre"], STRING)
     w.add("tokenizer.ggml.tokens", tokens, ARRAY, STRING)
     w.add("tokenizer.ggml.token_type", types, ARRAY, INT32)
     w.add("tokenizer.ggml.merges", merges, ARRAY, STRING)
-    for role, tname in (("bos", "<bos>"), ("eos", "<eos>"), ("unknown", "<unk>"), ("padding", "<pad>")):
-        if tname in specials:
-            w.add(f"tokenizer.ggml.{role}_token_id", specials[tname], UINT32)
-    w.add("tokenizer.ggml.add_bos_token", False, BOOL)   # the prompt format inserts <bos> itself
-    w.add("tokenizer.ggml.add_eos_token", False, BOOL)
+    for role in ("bos", "eos", "unknown", "padding"):
+        if g.get(f"{role}_token_id") is not None:
+            w.add(f"tokenizer.ggml.{role}_token_id", int(g[f"{role}_token_id"]), UINT32)
+    # the prompt format inserts <bos> itself
+    w.add("tokenizer.ggml.add_bos_token", bool(g.get("add_bos_token", False)), BOOL)
+    w.add("tokenizer.ggml.add_eos_token", bool(g.get("add_eos_token", False)), BOOL)
 
     code_tpl, explain_tpl = prompt_templates()
     stops = [specials[t] for t in ("[/CODE]", "<eos>") if t in specials]

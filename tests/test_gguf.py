@@ -28,36 +28,12 @@ MULTILINGUAL = ("from machine import Pin\nled = Pin(2, Pin.OUT)\n    led.value(1
 
 
 # ============================================================================ fixtures
-def _real_tokenizer():
-    """robolm/tokenizer.py trained on a little multilingual text, if that module is ready."""
-    try:
-        from robolm.tokenizer import Tokenizer
-    except ImportError:
-        return None
-    return Tokenizer.train(MULTILINGUAL * 3, vocab_size=len(SPECIALS) + 256 + 60)
-
-
-class ByteTokenizer:
-    """Stand-in used only while robolm/tokenizer.py is missing: specials + 256 bytes + merges."""
-
-    def __init__(self, merges=((b"t", b"h"), (b"th", b"e"), (b" ", b"the"), (b"e", b"d"), (b"l", b"ed"))):
-        self.special_tokens = {s: i for i, s in enumerate(SPECIALS)}
-        self.vocab = [(s.encode(), 3) for s in SPECIALS] + [(bytes([b]), 1) for b in range(256)]
-        index = {v: i for i, (v, _) in enumerate(self.vocab)}
-        self.pairs = []
-        for a, b in merges:
-            self.pairs.append((index[a], index[b]))
-            index[a + b] = len(self.vocab)
-            self.vocab.append((a + b, 1))
-        self.vocab_size = len(self.vocab)
-        self.hash = "bytes-stand-in"
-
-    def gguf_vocab(self):
-        return {"tokens": self.vocab, "merges": self.pairs, "pre": "qwen35"}
-
-
 def make_tokenizer():
-    return _real_tokenizer() or ByteTokenizer()
+    """robolm/tokenizer.py trained on a little multilingual text (its default user-defined
+    tokens such as "Pin.OUT" and indentation runs included, a few forced merges)."""
+    from robolm.tokenizer import Tokenizer
+    return Tokenizer.train([MULTILINGUAL] * 3, vocab_size=400, single_tokens=["import", "machine", " while"],
+                           min_count=1)
 
 
 def make_model(vocab_size, seed=0, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=96, max_seq_len=64):
@@ -91,7 +67,7 @@ def tiny(tmp_path_factory):
     """(model, args, tokenizer, {type: gguf path}) for the tiny model in every type."""
     d = tmp_path_factory.mktemp("tiny")
     tok = make_tokenizer()
-    model, args = make_model(len(tok.gguf_vocab()["tokens"]) if hasattr(tok, "gguf_vocab") else tok.vocab_size)
+    model, args = make_model(tok.vocab_size)
     files = {t: write_model_file(d / f"tiny-{t}.gguf", model, args, tok, t) for t in ("f32", "f16", "q8_0", "q4_0")}
     return model, args, tok, files
 
@@ -189,11 +165,7 @@ def test_tokens_are_in_gpt2_byte_form(tiny):
 
 def test_export_cli_from_checkpoint(tmp_path):
     tok = make_tokenizer()
-    tok_path = tmp_path / "tokenizer.json"
-    if hasattr(tok, "save"):
-        tok.save(tok_path)
-    else:
-        pytest.skip("robolm/tokenizer.py is not there yet: the CLI loads the tokenizer from its file")
+    tok_path = tok.save(tmp_path / "tok")
     model, args = make_model(tok.vocab_size)
     save_checkpoint(tmp_path / "ckpt.pt", model, args, tok, tok_path)
     out = tmp_path / "out.gguf"
@@ -204,7 +176,7 @@ def test_export_cli_from_checkpoint(tmp_path):
 
 def test_export_refuses_vocab_mismatch_and_bad_rows():
     tok = make_tokenizer()
-    n = len(tok.gguf_vocab()["tokens"]) if hasattr(tok, "gguf_vocab") else tok.vocab_size
+    n = tok.vocab_size
     model, args = make_model(n + 1)
     with pytest.raises(export_gguf.ExportError, match="vocab mismatch"):
         export_gguf.build_writer(model.state_dict(), asdict(args), tok)

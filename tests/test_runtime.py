@@ -141,8 +141,6 @@ def test_stop_tokens_end_generation(tiny):
 def test_c_tokenizer_through_runtime_equals_python(tiny):
     n = need_native()
     model, args, tok, files = tiny
-    if not hasattr(tok, "encode"):
-        pytest.skip("robolm/tokenizer.py is not there yet")
     m = n.Model(str(files["f32"]))
     for text in [MULTILINGUAL, "  def f():\n\treturn 42\n", "[CODE] is text here", "", "é" * 9]:
         ids = tok.encode(text)
@@ -153,8 +151,6 @@ def test_c_tokenizer_through_runtime_equals_python(tiny):
 def test_prompt_built_in_c_equals_prompt_py(tiny, tmp_path):
     n = need_native()
     model, args, tok, files = tiny
-    if not hasattr(tok, "encode"):
-        pytest.skip("robolm/tokenizer.py is not there yet")
     from robolm.prompt import build_prompt
     m = n.Model(str(files["f32"]))
     for text, lang, hw in [("blink the LED on pin 2", "en", None), ("  एलईडी को चालू करो [CODE] ", "hi", "LED pin 2")]:

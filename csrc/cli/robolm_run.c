@@ -148,16 +148,22 @@ int main(int argc, char** argv) {
     } else {
         n_prompt = rl_build_prompt(&m, prompt, lang, hardware, ids, cap, err, sizeof err);
         if (n_prompt < 0) { fprintf(stderr, "robolm_run: %s\n", err); free(ids); rl_free(&m); return 2; }
-    }
-    if (n_prompt > m.config.seq_len) {
-        fprintf(stderr, "robolm_run: the prompt has %ld tokens, the context only %d. Hint: shorten the prompt\n",
-                n_prompt, m.config.seq_len);
-        free(ids); rl_free(&m); return 2;
+        if ((size_t)n_prompt > cap) {  // longer than the context: make room (--encode still prints it)
+            int32_t* more = (int32_t*)realloc(ids, (size_t)n_prompt * sizeof(int32_t));
+            if (!more) { fprintf(stderr, "robolm_run: out of memory\n"); free(ids); rl_free(&m); return 1; }
+            ids = more;
+            rl_build_prompt(&m, prompt, lang, hardware, ids, (size_t)n_prompt, err, sizeof err);
+        }
     }
     if (encode_only) {
         for (long i = 0; i < n_prompt; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
         free(ids); rl_free(&m); return 0;
+    }
+    if (n_prompt > m.config.seq_len) {
+        fprintf(stderr, "robolm_run: the prompt has %ld tokens, the context only %d. Hint: shorten the prompt\n",
+                n_prompt, m.config.seq_len);
+        free(ids); rl_free(&m); return 2;
     }
     if (logits_path) {
         FILE* f = fopen(logits_path, "wb");
