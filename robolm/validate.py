@@ -482,10 +482,18 @@ class _Checker(ast.NodeVisitor):
                     self.env[a.name] = self.module(a.name)
 
     def module(self, name):
-        spec = _module_spec(self.know, name)
+        """A Module under its canonical name (utime -> time, umachine -> machine)."""
         if name in ("robot", "ssd1306"):
-            spec = self.know["modules"][name]
-        return Module(name, spec)
+            return Module(name, self.know["modules"][name])
+        mods, seen = self.know["modules"], set()
+        while name in mods and name not in seen:
+            seen.add(name)
+            m = mods[name]
+            if not (m["functions"] or m["classes"] or m["constants"]) and len(m["reexports"]) == 1:
+                name = m["reexports"][0]
+            else:
+                break
+        return Module(name, _module_spec(self.know, name))
 
     def import_module(self, node, name) -> bool:
         if name in ("network", "usocket", "socket", "urequests", "requests", "espnow"):
@@ -727,7 +735,7 @@ class _Checker(ast.NodeVisitor):
                 self.check_range(node, self.arg(node, None, "duty_u16"), 0, 65535, "PWM duty_u16")
         elif mod in ("time", "utime") and meth in ("sleep", "sleep_ms", "sleep_us"):
             self.check_range(node, node.args[0] if node.args else None, 0, None, f"time.{meth}")
-        elif mod == "machine" and cls == "Pin" and meth == "value":
+        elif mod in ("machine", "umachine") and cls == "Pin" and meth == "value":
             v = self.const_value(node.args[0]) if node.args else None
             if isinstance(v, int) and not isinstance(v, bool) and v not in (0, 1):
                 self.add(node, "range", f"Pin.value({v}): a pin is either 0 or 1", "use 0 or 1 (or True/False)")

@@ -156,3 +156,56 @@ def test_report_shape_and_batch():
 def test_syntax_error_line_numbers():
     r = validate("x = 1\ny = 2\nz = (3,\n")
     assert not r.syntax_ok and r.diagnostics[0].kind == "syntax" and r.diagnostics[0].line >= 3
+
+
+TRICKY_OK = [
+    "from machine import Pin\na = (2,)\nPin(*a)\n",
+    "from machine import Pin\nleds = [Pin(i, Pin.OUT) for i in (2, 4)]\nfor led in leds:\n    led.on()\n",
+    "import machine\nprint(machine.Pin.OUT.bit_length())\n",
+    "import uasyncio as asyncio\nasync def main():\n    await asyncio.sleep_ms(10)\nasyncio.run(main())\n",
+    "def deco(f):\n    return f\n@deco\ndef g(x=1, *a, k=2, **kw):\n    return (y := x)\nprint(g())\n",
+    "import machine\nmachine.Pin(2, mode=machine.Pin.OUT, value=1)\n",
+    "from machine import Pin\nclass Robot:\n    pass\nrobot = Robot()\nrobot.fly()\n",  # the program's own Robot
+    "from machine import Pin\np = Pin(2, Pin.OUT)\np = 5\nprint(p + 1)\n",
+    "", "# only a comment\n",
+]
+
+
+@pytest.mark.parametrize("code", TRICKY_OK, ids=range(len(TRICKY_OK)))
+def test_tricky_but_valid(code):
+    report = validate(code)
+    assert report.ok and not report.errors, report
+
+
+def test_aliases_are_followed():
+    r = validate("from umachine import Pin as P, SoftI2C\ni2c = SoftI2C(scl=P(22), sda=P(21))\ni2c.foo()\n"
+                 "x = P\nx(36, x.OUT)\nimport robot as rb\nr = rb.Robot()\nr.beep(99999)\n")
+    got = sorted((d.line, d.kind) for d in r.errors)
+    assert got == [(3, "name"), (5, "pin"), (8, "range")], r
+
+
+SNIPPETS = ["from machine import Pin, PWM, ADC", "import time", "from robot import Robot", "robot = Robot()",
+            "led = Pin(2, Pin.OUT)", "led.value(1)", "pwm = PWM(Pin(4), freq=1000)", "pwm.duty(512)",
+            "robot.move_forward(40)", "x = [*a]", "def f(a, /):", "    return 1", "while True:", "    pass",
+            "match x:", "print(robot.read_distance_cm())", "Pin(7)", "led.fly()", "time.sleep_ms(-1)",
+            "robot.set_motor_speeds(1)", "for i in range(3):", "    time.sleep(0.1)", "return", "x = (",
+            "import RPi.GPIO", "adc = ADC(Pin(36))", "print(adc.read())", "if led.value():", "else:",
+            "    robot.stop()", "lambda: 0", "@robot.stop", "class A(Pin):", "    x: int = 3", "global q",
+            "del led", "led = None", "a, *b = [1, 2]", "x = {**{}}", "print(*[1])", "try:", "except:", "\t"]
+
+
+def test_never_crashes_on_random_programs():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(SNIPPETS), max_size=12))
+    def check(lines):
+        code = "\n".join(lines) + "\n"
+        r = validate(code)
+        assert isinstance(r, Report)
+        assert r.ok == (r.syntax_ok and r.api_ok)
+        for d in r.diagnostics:
+            assert d.kind in {"syntax", "import", "name", "arity", "range", "pin"}
+            assert d.severity in {"error", "warning"} and isinstance(d.line, int)
+    check()
