@@ -273,6 +273,38 @@ class NumpyModel:
             return [int(s) for s in stops]
         return [int(self.file.get("tokenizer.ggml.eos_token_id", self.special("<eos>")))]
 
+    @property
+    def tokenizer(self):
+        """robolm.tokenizer.Tokenizer rebuilt from the file (specials, bytes, user-defined tokens,
+        merges); refused unless it reproduces the file's token list exactly."""
+        if getattr(self, "_tokenizer", None) is None:
+            from robolm.tokenizer import Tokenizer
+            ud = [t for t, ty in zip(self.tokens, self.token_types) if ty == 4]
+            pairs = []
+            for m in self.file.require("tokenizer.ggml.merges"):
+                a, b = m.split(" ", 1)
+                if a not in self.token_id or b not in self.token_id:
+                    _fail(self.file.path, f"merge {m!r} joins tokens that are not in the vocabulary")
+                pairs.append((self.token_id[a], self.token_id[b]))
+            try:
+                tok = Tokenizer(pairs, ud, vocab_size=len(self.tokens), native=False)
+            except ValueError as e:
+                _fail(self.file.path, f"the tokenizer in the file is inconsistent ({e})")
+            if tok.gguf_vocab()["tokens"] != self.tokens:
+                _fail(self.file.path, "the file's tokens do not follow RoboLM's vocabulary layout",
+                      "this runtime reads RoboLM exports; use llama.cpp for other GGUF files")
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def encode(self, text):
+        """Plain text -> ids (never a special token)."""
+        return self.tokenizer.encode(text)
+
+    def prompt_ids(self, prompt, lang="en", hardware=""):
+        """RoboLM's code-generation prompt (robolm/prompt.py), up to and including [CODE]."""
+        from robolm.prompt import build_prompt
+        return build_prompt(self.tokenizer, prompt, hardware=hardware, lang=lang)
+
     def decode(self, ids, skip_special=True):
         """Token ids -> text (special tokens dropped unless skip_special=False)."""
         out = b""

@@ -168,3 +168,15 @@ def test_robolm_run_links_only_libc_and_libm():
     r = subprocess.run(["ldd", exe], capture_output=True, text=True)
     libs = {line.split()[0] for line in r.stdout.splitlines() if "=>" in line}
     assert libs <= {"libc.so.6", "libm.so.6"}, libs
+
+
+def test_numpy_model_tokenizer_and_prompt_equal_python(tiny):
+    model, args, tok, files = tiny
+    from robolm.prompt import build_prompt
+    nm = NumpyModel(files["f16"])
+    assert nm.encode(MULTILINGUAL) == tok.encode(MULTILINGUAL)
+    ids = nm.prompt_ids("एलईडी को चालू करो", lang="hi", hardware="LED")
+    assert ids == build_prompt(tok, "एलईडी को चालू करो", hardware="LED", lang="hi")
+    assert nm.decode(tok.encode(MULTILINGUAL)) == MULTILINGUAL
+    out = list(nm.generate(ids[-10:], 5))
+    assert 1 <= len(out) <= 5 and all(0 <= t < args.vocab_size for t in out)
