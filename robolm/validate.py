@@ -18,7 +18,7 @@ Two stages:
    the block registry); names must be defined. Simple aliases are followed:
    `led = Pin(2, Pin.OUT)`, `robot = Robot()`, `from machine import Pin as P`, `LED = 2`.
 
-Diagnostic kinds: syntax, import, name, arity, range, pin. Severity "error" makes the report
+Diagnostic kinds: syntax, import, name, arity, range, pin, type. Severity "error" makes the report
 fail; "warning" does not. Batch mode for evaluation: `validate_many(codes)`.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from robolm import registry
 @dataclass
 class Diagnostic:
     line: int
-    kind: str            # syntax | import | name | arity | range | pin
+    kind: str            # syntax | import | name | arity | range | pin | type
     message: str
     suggestion: str = ""
     severity: str = "error"  # error | warning
@@ -458,6 +458,8 @@ class _Checker(ast.NodeVisitor):
         return "unknown"
 
     def unknown_attr(self, node, base):
+        if isinstance(base, Instance) and node.attr in self.stored_attrs:
+            return  # the program sets this attribute itself (robot.speed = 50)
         if isinstance(base, Module):
             names, what, prefix = _module_names(base), f"module {base.name!r}", f"{base.name}."
         elif isinstance(base, Cls):
@@ -745,9 +747,19 @@ class _Checker(ast.NodeVisitor):
                 a = self.arg(node, i, pname)
                 if a is None:
                     continue
+                v = self.const_value(a)
+                if isinstance(a, ast.Constant) and p["type"] in ("int", "float") and \
+                        not isinstance(v, (int, float)):
+                    self.add(a, "type", f"robot.{meth}() {pname} must be a number, not {type(a.value).__name__}",
+                             f"write a number, e.g. {p.get('example')}")
+                    continue
+                if isinstance(a, ast.Constant) and p["type"] == "str" and not isinstance(v, str) \
+                        and p.get("choices") and meth != "play_note":
+                    self.add(a, "type", f"robot.{meth}() {pname} must be text such as {p['choices'][0]!r}",
+                             "put the value in quotes")
+                    continue
                 if p.get("range") and p["range"][0] is not None:
                     self.check_range(node, a, p["range"][0], p["range"][1], f"robot.{meth}() {pname}")
-                v = self.const_value(a)
                 if p.get("choices") and isinstance(v, str):
                     if meth == "play_note":
                         if not re.fullmatch(r"(?i)(r|rest|[a-g](#|b)?\d?)", v.strip()):
@@ -760,6 +772,8 @@ class _Checker(ast.NodeVisitor):
     # -- run
     def check(self, tree):
         self.adc2 = []
+        self.stored_attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                             and isinstance(n.ctx, ast.Store)}
         self.visit(tree)
         if self.uses_network:
             for node, n in self.adc2:

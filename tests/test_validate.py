@@ -58,6 +58,8 @@ WRONG = [
     ("self-attr", PINS + "class Car:\n    def __init__(self):\n        self.led = Pin(2, Pin.OUT)\n"
      "    def go(self):\n        self.led.blink()\n", "name", "self.led.toggle"),
     ("undefined-var", "x = 1\nprint(y)\n", "name", "'y' is not defined"),
+    ("robot-type", ROBOT + "robot.move_forward('fast')\n", "type", "must be a number"),
+    ("robot-type-none", ROBOT + "robot.wait(None)\n", "type", "must be a number"),
 ]
 
 
@@ -168,6 +170,7 @@ TRICKY_OK = [
     "from machine import Pin\nclass Robot:\n    pass\nrobot = Robot()\nrobot.fly()\n",  # the program's own Robot
     "from machine import Pin\np = Pin(2, Pin.OUT)\np = 5\nprint(p + 1)\n",
     "", "# only a comment\n",
+    ROBOT + "robot.speed = 50\nrobot.move_forward(robot.speed)\n",
 ]
 
 
@@ -206,6 +209,6 @@ def test_never_crashes_on_random_programs():
         assert isinstance(r, Report)
         assert r.ok == (r.syntax_ok and r.api_ok)
         for d in r.diagnostics:
-            assert d.kind in {"syntax", "import", "name", "arity", "range", "pin"}
+            assert d.kind in {"syntax", "import", "name", "arity", "range", "pin", "type"}
             assert d.severity in {"error", "warning"} and isinstance(d.line, int)
     check()
