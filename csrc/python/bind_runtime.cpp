@@ -6,8 +6,9 @@
 //   new = m.generate(ids, max_new_tokens=200, temperature=0.0)
 //   print(m.decode(new))
 //
-// The GIL is released while C computes; a mutex keeps two Python threads from sharing one
-// model's KV cache at once. C errors become ValueError with the C message.
+// The GIL is released while C computes; one process-wide mutex keeps two Python threads from
+// sharing a model's KV cache, or quant.c's (non-reentrant) matmul thread pool, at once.
+// C errors become ValueError with the C message.
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,8 @@
 #include "runtime.h"
 
 namespace {
+
+std::mutex runtime_mutex;  // the KV caches and quant.c's thread pool take one caller at a time
 
 class Model {
 public:
@@ -60,7 +63,7 @@ public:
         float* dst = out.mutable_data();
         {
             py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mu_);
+            std::lock_guard<std::mutex> lock(runtime_mutex);
             for (size_t i = 0; i < tokens.size(); i++) {
                 const float* logits = rl_forward(&m_, tokens[i], start_pos + (int)i);
                 std::copy(logits, logits + V, dst + i * (size_t)V);
@@ -83,7 +86,7 @@ public:
         int n;
         {
             py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mu_);
+            std::lock_guard<std::mutex> lock(runtime_mutex);
             n = rl_generate(&m_, prompt.data(), (int)prompt.size(), max_new_tokens, &s,
                             custom ? stops.data() : nullptr, (int)stops.size(), nullptr, nullptr, out.data(),
                             &stats_, err, sizeof err);
@@ -101,7 +104,7 @@ public:
     }
 
     std::vector<int32_t> encode(const std::string& text) {
-        std::lock_guard<std::mutex> lock(mu_);  // the tokenizer keeps a cache
+        std::lock_guard<std::mutex> lock(runtime_mutex);  // the tokenizer keeps a cache
         size_t n = tokenizer_encode(m_.tokenizer, text.data(), text.size(), nullptr, 0);
         std::vector<int32_t> ids(n);
         if (n) tokenizer_encode(m_.tokenizer, text.data(), text.size(), ids.data(), n);
@@ -121,7 +124,7 @@ public:
     std::vector<int32_t> build_prompt(const std::string& prompt, const std::string& lang, py::object hardware) {
         std::string hw = hardware.is_none() ? std::string() : hardware.cast<std::string>();
         char err[RL_ERR_SIZE];
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(runtime_mutex);
         long n = rl_build_prompt(&m_, prompt.c_str(), lang.c_str(), hardware.is_none() ? nullptr : hw.c_str(),
                                  nullptr, 0, err, sizeof err);
         if (n < 0) throw py::value_error(err);
@@ -144,7 +147,6 @@ private:
     rl_model m_{};
     bool loaded_ = false;
     rl_stats stats_{};
-    std::mutex mu_;
 };
 
 }  // namespace
