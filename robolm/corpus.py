@@ -35,7 +35,7 @@ PIN_SETS = {
     "output": [2, 4, 5, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33],
     "button": [4, 13, 14, 15, 16, 17, 19, 21, 22, 23, 25, 26, 27, 32, 33],
     "input": [4, 13, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33],
-    "adc": [32, 33, 36, 39],
+    "adc": [32, 33, 34, 35, 36, 39],
 }
 FLASH_PINS = set(range(6, 12))
 INPUT_ONLY_PINS = {34, 35, 36, 37, 38, 39}
@@ -83,6 +83,10 @@ def load_families(tasks_dir=RAW / "tasks"):
             for role, slot in (fam.get("robot_pins") or {}).items():
                 if role not in FIRMWARE_PIN_ROLES or slot not in (fam.get("slots") or {}):
                     raise CorpusError(f"{where}: robot_pins {role!r}: {slot!r} must map a firmware pin role to a slot")
+            for key in ("prompts", "questions"):
+                for t in fam.get(key) or []:
+                    if not isinstance(t, str):
+                        raise CorpusError(f"{where}: {key} entry {t!r} is not text (quote it: a ': ' makes YAML read a mapping)")
             fam.setdefault("slots", {})
             fam.setdefault("derived", {})
             fam.setdefault("questions", [])
@@ -123,6 +127,16 @@ def arith(expr, values):
     return ev(ast.parse(str(expr), mode="eval"))
 
 
+def pin_choices(slot):
+    """Pins a pin slot may take. Inputs also avoid the default pins of the robot's other
+    sensors (the simulator, like a real robot, has those parts wired there)."""
+    pins = PIN_SETS[slot["pins"]]
+    if slot["pins"] == "output":
+        return pins
+    taken = {p for p in FIRMWARE_DEFAULT_PINS.values() if p != slot["default"]} | {34, 35}
+    return sorted({p for p in pins if p not in taken} | {slot["default"]})
+
+
 def held_values(family):
     """{slot: value} held out of training (test prompts use them): for every value slot with at
     least 4 choices, one non-default value chosen by a hash of the family id and slot name."""
@@ -145,7 +159,7 @@ def sample_slots(family, rng, mode="train"):
         if mode == "default":
             v = slot["default"]
         elif "pins" in slot:
-            choices = [p for p in PIN_SETS[slot["pins"]] if p not in used_pins]
+            choices = [p for p in pin_choices(slot) if p not in used_pins]
             v = rng.choice(choices)
         elif mode == "test" and name in held:
             v = held[name]
@@ -229,7 +243,7 @@ def render(family, values, variant):
             "hardware": list(variant.get("hardware") or family["hardware"]),
             "scenario": fill_spec(family["scenario"], values),
             "check": fill_spec(family["check"], values),
-            "budget_s": float(family.get("budget_s", 3.0)),
+            "budget_s": float(fill_spec(family.get("budget_s", 3.0), values)),
             "style": variant.get("style", "machine")}
 
 
@@ -266,13 +280,15 @@ def identifiers(code):
 
 
 def rename_vars(code, mapping):
-    """Rename variables outside strings and comments; attributes (`.led_on`) are untouched."""
+    """Rename variables outside strings, comments and import lines; attributes (`.led_on`) and
+    module names (`from robot import Robot`) are untouched."""
     def sub(m):
         if m.group(1):
             return m.group(1)
         name = m.group(2)
         return mapping.get(name, name)
-    return _TOKEN.sub(sub, code)
+    return "\n".join(ln if ln.lstrip().startswith(("import ", "from ")) else _TOKEN.sub(sub, ln)
+                     for ln in code.split("\n"))
 
 
 def pick_renames(family, code, rng):
@@ -586,3 +602,336 @@ def write_english(path=RAW / "i18n" / "en.yaml"):
     text = EN_HEADER + dump_yaml(extract_english(load_families(), load_syllabus(), load_instructions()))
     Path(path).write_text(text, encoding="utf-8")
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Building the examples: language mixing and leakage-free splits
+# ---------------------------------------------------------------------------------------------
+def pick_lang(shares, rng):
+    langs = sorted(shares)
+    return rng.choices(langs, weights=[shares[c] for c in langs])[0]
+
+
+def _prompt_choices(texts, split):
+    """Training never sees the held-out paraphrase; test prompts use it."""
+    held = held_prompt_index(texts)
+    if split == "test" and held is not None:
+        return [texts[held]]
+    return [t for i, t in enumerate(texts) if i != held] or list(texts)
+
+
+def api_functions(code):
+    """The API names a program calls (seed 5.2 `api_functions`): Pin, time.sleep, robot.led_on."""
+    names = set(re.findall(r"\b(robot\.\w+|time\.\w+|network\.\w+|neopixel\.\w+|dht\.\w+|ssd1306\.\w+)\(", code))
+    names |= {n for n in re.findall(r"\b(Pin|PWM|ADC|I2C|Timer|time_pulse_us|NeoPixel)\(", code)}
+    return sorted(names)
+
+
+def comment_prose(text, width=88):
+    """Answer prose as code comments (instruction pairs become code-generation examples)."""
+    out = []
+    for para in str(text).strip().split("\n"):
+        words, line = para.split(), "#"
+        for w in words:
+            if len(line) + len(w) + 1 > width and line != "#":
+                out.append(line)
+                line = "#"
+            line += " " + w
+        out.append(line)
+    return "\n".join(out)
+
+
+class Stats:
+    def __init__(self):
+        self.fallback = {}          # lang -> examples that fell back to English text
+        self.rejected = []          # (source, message) of programs that failed validation
+        self.augment = {}           # technique -> count
+        self.examples = {}          # (type, lang) -> count
+
+    def count(self, table, key, n=1):
+        table[key] = table.get(key, 0) + n
+
+
+def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_per_program=2,
+                   explain_ratio=0.3, project_copies=12, seed=1337, families=None, projects=None,
+                   instructions=None, progress=None):
+    """All code/explain/instruction examples (dicts) for train, val and test-excluded splits.
+
+    Leakage rules (checked by tests):
+    - syllabus projects carry a split; a val/test project appears only in its split, and its
+      family instance (family + slot values) is never generated for training;
+    - family instances in training never use a held-out slot value (held_values) nor the
+      held-out paraphrase of a prompt list; test prompts (test_prompts.json) use both;
+    - instruction pairs are split by id."""
+    families = load_families() if families is None else families
+    projects = load_syllabus() if projects is None else projects
+    instructions = load_instructions() if instructions is None else instructions
+    by_id = {f["id"]: f for f in families}
+    shares = lang_config.target_shares()
+    rng = random.Random(seed)
+    stats = Stats()
+    examples = []
+    reserved = {instance_key(p["family"], p["slots"]) for p in projects
+                if p.get("family") and p["split"] != "train"}
+
+    def texts_for(lang, kind, fam_id, key, default):
+        if lang == "en":
+            return default, "en"
+        if kind == "family":
+            t = family_text(i18n, lang, fam_id, key)
+        elif kind == "project":
+            t = ((i18n.get(lang) or {}).get("projects") or {}).get(fam_id, {}).get(key)
+        else:
+            t = ((i18n.get(lang) or {}).get("instructions") or {}).get(fam_id, {}).get(key)
+        if not t:
+            stats.count(stats.fallback, lang)
+            return default, "en"
+        return t, lang
+
+    def add_code(src, split, grade, prompt, code, hardware, lang, extra):
+        ex = {"type": "code", "grade": grade, "prompt": prompt, "code": code, "hardware": hardware,
+              "api_functions": api_functions(code), "lang": lang, "split": split, "source": src}
+        ex.update(extra)
+        examples.append(ex)
+        stats.count(stats.examples, ("code", lang))
+
+    def add_explain(src, split, grade, code, explanation, lang, extra):
+        ex = {"type": "explain", "grade": grade, "code": code, "explanation": explanation, "lang": lang,
+              "split": split, "source": src}
+        ex.update(extra)
+        examples.append(ex)
+        stats.count(stats.examples, ("explain", lang))
+
+    # -- family instances ------------------------------------------------------------------
+    for fi, fam in enumerate(families):
+        if progress:
+            progress(fi, len(families), fam["id"])
+        made = 0
+        for attempt in range(samples_per_family * 2):
+            if made >= samples_per_family:
+                break
+            values = sample_slots(fam, rng, "default" if attempt == 0 else "train")
+            key = instance_key(fam["id"], values)
+            if key in reserved:
+                continue
+            split = "val" if split_of(key, val=0.04, test=0.0) == "val" else "train"
+            variant = rng.choice(variants_for(fam, values))
+            program = render(fam, values, variant)
+            lang = pick_lang(shares, rng)
+            code, used = augment(fam, program, rng, lang, i18n, fam["title"], values)
+            ok, msg = checker.validate(code)
+            if not ok:
+                stats.rejected.append((f"family:{fam['id']}", msg))
+                continue
+            made += 1
+            for t in used:
+                stats.count(stats.augment, t)
+            extra = {"family": fam["id"], "instance": key, "style": program["style"],
+                     "augment": used, "scenario": program["scenario"], "check": program["check"],
+                     "budget_s": program["budget_s"]}
+            for k in range(prompts_per_program):
+                plang = lang if k == 0 else pick_lang(shares, rng)
+                texts, plang = texts_for(plang, "family", fam["id"], "prompts", fam["prompts"])
+                words = ((i18n.get(plang) or {}).get("words") or {})
+                prompt = fill(rng.choice(_prompt_choices(texts, "train")), values, words)
+                if k > 0:
+                    stats.count(stats.augment, "prompt_paraphrasing")
+                add_code(f"family:{fam['id']}", split, fam["grade"], prompt, code, program["hardware"], plang, extra)
+            if rng.random() < explain_ratio and fam.get("explain"):
+                elang = pick_lang(shares, rng)
+                text, elang = texts_for(elang, "family", fam["id"], "explain", fam["explain"])
+                words = ((i18n.get(elang) or {}).get("words") or {})
+                add_explain(f"family:{fam['id']}", split, fam["grade"], code, fill(text, values, words),
+                            elang, {"family": fam["id"], "instance": key})
+
+    # -- syllabus projects (train and val; test projects only feed test_prompts.json) --------
+    for p in projects:
+        if p["split"] == "test":
+            continue
+        fam = by_id.get(p.get("family"))
+        for c in range(project_copies if p["split"] == "train" else 2):
+            lang = pick_lang(shares, rng)
+            code = p["micropython_code"]
+            used = []
+            if c > 0 and fam is not None:
+                values = with_derived(fam, p["slots"])
+                code, used = augment(fam, {"code": code}, rng, lang, i18n, p["project_title"], values)
+                ok, msg = checker.validate(code)
+                if not ok:
+                    stats.rejected.append((f"project:{p['id']}", msg))
+                    continue
+            texts, plang = texts_for(lang, "project", p["id"], "prompts", p["prompts"])
+            prompt = rng.choice(_prompt_choices(texts, "train"))
+            extra = {"project": p["id"], "family": p.get("family"), "augment": used,
+                     "scenario": p["scenario"], "check": p["check"], "budget_s": p["budget_s"]}
+            add_code(f"project:{p['id']}", p["split"], p["grade_level"], prompt, code,
+                     p["hardware_modules"], plang, extra)
+            if c < 2:
+                dtext, dlang = texts_for(lang, "project", p["id"], "description", p["description"])
+                add_explain(f"project:{p['id']}", p["split"], p["grade_level"], code, dtext, dlang,
+                            {"project": p["id"]})
+
+    # -- instruction pairs -------------------------------------------------------------------
+    for q in instructions:
+        split = split_of("instruction:" + q["id"])
+        if q.get("code"):
+            ok, msg = checker.validate(q["code"])
+            if not ok:
+                stats.rejected.append((f"instruction:{q['id']}", msg))
+                continue
+        for k in range(2):
+            lang = pick_lang(shares, rng)
+            question, qlang = texts_for(lang, "instruction", q["id"], "question", q["question"])
+            answer, alang = texts_for(qlang, "instruction", q["id"], "answer", q["answer"])
+            if alang != qlang:
+                question, qlang, answer = q["question"], "en", q["answer"]
+            code = (comment_prose(answer) + "\n" + q["code"]).strip() if q.get("code") else comment_prose(answer)
+            add_code(f"instruction:{q['id']}", split, q.get("grade", 0), question, code,
+                     q.get("hardware", []), qlang, {"instruction": q["id"], "kind": "instruction"})
+            examples[-1]["type"] = "instruction"
+            examples[-1]["response"] = answer
+    return examples, stats
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The graded syllabus is authored as family instances: make_syllabus() wrote the first
+# version of data/raw/syllabus/grade_XX.yaml (run `prepare.py --write-syllabus` to redo it;
+# it overwrites hand edits). The YAML is the source of truth after that.
+# ---------------------------------------------------------------------------------------------
+_BLOCK_HINTS = [  # (regex on machine-style code, blocks that do the same job)
+    (r"Pin\([^)]*Pin\.OUT", ["led_on", "led_off"]), (r"freq=50", ["set_servo_angle"]),
+    (r"\.duty\(", ["set_led_brightness"]), (r"ADC\(", ["read_light", "read_potentiometer"]),
+    (r"time_pulse_us", ["read_distance_cm"]), (r"NeoPixel", ["set_rgb", "set_pixel"]),
+    (r"dht\.", ["read_temperature", "read_humidity"]), (r"ssd1306", ["oled_text", "oled_show"]),
+    (r"network\.WLAN", ["wifi_connect"]), (r"PULL_UP", ["button_pressed"]),
+    (r"sleep_ms\(", ["wait_ms"]), (r"sleep\(", ["wait"]), (r"Timer\(", ["every_ms"]),
+]
+_OBJECTIVES = [
+    (r"^while True", "loops that run forever"), (r"^\s*for .* in range", "counting loops with for and range"),
+    (r"^\s*if ", "decisions with if / else"), (r"^\s*def ", "writing functions"), (r"^class ", "classes and objects"),
+    (r"Pin\.OUT", "GPIO output"), (r"Pin\.IN", "GPIO input"), (r"PULL_UP", "pull-up resistors"),
+    (r"PWM\(", "PWM duty cycle and frequency"), (r"ADC\(", "reading analog values with the ADC"),
+    (r"time_pulse_us|read_distance", "measuring distance with ultrasound"), (r"irq\(", "pin interrupts"),
+    (r"Timer\(", "hardware timers"), (r"neopixel|set_rgb|set_pixel", "RGB colours on NeoPixels"),
+    (r"dht|read_temperature", "reading temperature and humidity"), (r"ssd1306|oled_", "text on an I2C OLED display"),
+    (r"network|wifi_", "connecting to WiFi"), (r"print\(", "printing values to the console"),
+    (r"move_|set_motor|turn_|duty\(.*\)\n.*duty", "driving DC motors"), (r"robot\.", "using the robot's firmware blocks"),
+    (r"ticks_ms|ticks_diff", "measuring time with ticks_ms"), (r"random", "random numbers"),
+    (r"json", "JSON data"), (r"state", "state machines"),
+]
+
+
+def blocks_for(code):
+    used = re.findall(r"robot\.(\w+)\(", code)
+    if not used:
+        for pat, blocks in _BLOCK_HINTS:
+            if re.search(pat, code):
+                used += blocks
+    return sorted(set(used))
+
+
+def objectives_for(code):
+    found = [text for pat, text in _OBJECTIVES if re.search(pat, code, flags=re.M)]
+    return found[:5] or ["writing a first MicroPython program"]
+
+
+def _summary(fam, values):
+    parts = []
+    for name, slot in list(fam["slots"].items())[:2]:
+        v = values[name]
+        parts.append(f"pin {v}" if "pins" in slot else f"{name.replace('_', ' ')} {fmt(v) if not isinstance(v, list) else tuple(v)}")
+    return ", ".join(parts)
+
+
+def make_syllabus(families, seed=7):
+    """100 projects, 10 per grade: instances of the families of that grade (then of the
+    neighbouring grades), different slot values and code styles; per grade 7 train, 1 val, 2 test.
+    Test projects use held-out slot values, so their exact programs are never in training."""
+    rng = random.Random(seed)
+    projects = []
+    for grade in range(1, 11):
+        pool = [f for f in families if f["grade"] == grade]
+        near = [f for f in families if abs(f["grade"] - grade) == 1 and f["grade"] < grade]
+        order = pool + pool + near + pool + near + pool
+        splits = ["train"] * 7 + ["val"] + ["test"] * 2
+        rng.shuffle(splits)
+        made, seen = 0, set()
+        i = 0
+        while made < 10:
+            fam = order[i % len(order)]
+            i += 1
+            split = splits[made]
+            mode = "test" if split == "test" else ("default" if fam["id"] not in seen else "train")
+            values = sample_slots(fam, rng, mode)
+            if split != "test" and any(values.get(k) == v for k, v in held_values(fam).items()):
+                continue
+            variants = variants_for(fam, values)
+            variant = variants[(made + i) % len(variants)]
+            prog = render(fam, values, variant)
+            key = instance_key(fam["id"], values)
+            if key in {instance_key(p["family"], p["slots"]) for p in projects}:
+                continue
+            seen.add(fam["id"])
+            made += 1
+            slots = {k: v for k, v in values.items() if k in fam["slots"]}
+            projects.append({
+                "id": f"g{grade:02d}_p{made:02d}", "grade_level": grade,
+                "project_title": f"{fam['title']} ({_summary(fam, values)})",
+                "description": fill(fam.get("explain", fam["title"]), values),
+                "hardware_modules": prog["hardware"], "micropython_code": prog["code"],
+                "blockly_blocks": blocks_for(prog["code"]), "learning_objectives": objectives_for(prog["code"]),
+                "scenario": prog["scenario"], "check": prog["check"], "budget_s": prog["budget_s"],
+                "prompts": [fill(t, values) for t in fam["prompts"]],
+                "family": fam["id"], "slots": slots, "style": prog["style"], "split": split})
+    return projects
+
+
+class _Literal(str):
+    pass
+
+
+def _literal_representer(dumper, data):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+
+
+def write_syllabus(projects, syllabus_dir=RAW / "syllabus"):
+    class D(yaml.SafeDumper):
+        pass
+    D.add_representer(_Literal, _literal_representer)
+    D.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v,
+                                                              flow_style=all(not isinstance(x, (dict, list, str)) or
+                                                                             (isinstance(x, str) and len(x) < 30) for x in v)))
+    for grade in range(1, 11):
+        items = [dict(p, micropython_code=_Literal(p["micropython_code"])) for p in projects if p["grade_level"] == grade]
+        head = (f"# Grade {grade}: 10 graded projects (seed section 5.1 fields + simulator scenario and behaviour check).\n"
+                "# split: train | val | test (test projects are held out of training; see test_prompts.json).\n")
+        text = head + yaml.dump(items, Dumper=D, allow_unicode=True, sort_keys=False, width=110)
+        (Path(syllabus_dir) / f"grade_{grade:02d}.yaml").write_text(text, encoding="utf-8")
+
+
+def make_family_instructions(families, seed=11):
+    """Question/answer pairs from the families' `questions` (first version of
+    data/raw/instructions/families.yaml; `prepare.py --write-syllabus` redoes it)."""
+    rng = random.Random(seed)
+    pairs = []
+    for fam in families:
+        for qi, q in enumerate(fam["questions"]):
+            n = 3  # the same question answered with three different example programs
+            for k in range(n):
+                values = sample_slots(fam, rng, "default" if k == 0 else "train")
+                variant = variants_for(fam, values)[k % len(variants_for(fam, values))]
+                prog = render(fam, values, variant)
+                pairs.append({"id": f"{fam['id']}_q{qi + 1}_{k + 1}", "question": fill(q, values),
+                              "answer": fill(fam.get("explain", ""), values), "code": _Literal(prog["code"]),
+                              "hardware": prog["hardware"], "grade": fam["grade"], "family": fam["id"]})
+    return pairs
+
+
+def write_family_instructions(pairs, path=RAW / "instructions" / "families.yaml"):
+    class D(yaml.SafeDumper):
+        pass
+    D.add_representer(_Literal, _literal_representer)
+    head = ("# Question/answer pairs made from the task families' `questions` (GENERATED by\n"
+            "# robolm.corpus.make_family_instructions; hand-written pairs are in general.yaml).\n")
+    Path(path).write_text(head + yaml.dump(pairs, Dumper=D, allow_unicode=True, sort_keys=False, width=110),
+                          encoding="utf-8")
