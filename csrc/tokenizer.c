@@ -690,7 +690,7 @@ static size_t bpe_chunk(Tokenizer* t, const uint8_t* s, size_t n, int32_t* out, 
         e = &t->cache[h & (CACHE_SLOTS - 1)];
         if (e->n_ids && e->hash == h && e->len == n && memcmp(e->key, s, n) == 0) {
             size_t k = e->n_ids < out_room ? e->n_ids : out_room;
-            memcpy(out, e->ids, k * sizeof(int32_t));
+            if (k) memcpy(out, e->ids, k * sizeof(int32_t));
             return e->n_ids;
         }
     }
@@ -704,7 +704,7 @@ static size_t bpe_chunk(Tokenizer* t, const uint8_t* s, size_t n, int32_t* out, 
         if (!ok) return TOK_ERROR;
     }
     size_t k = m < out_room ? m : out_room;
-    memcpy(out, t->sym, k * sizeof(int32_t));
+    if (k) memcpy(out, t->sym, k * sizeof(int32_t));
     if (e && m <= CACHE_IDS) {
         e->hash = h;
         e->len = (uint8_t)n;
@@ -723,17 +723,10 @@ typedef struct { size_t start, end; int32_t id; } Frag;  // id >= 0: a user-defi
 // Encode one fragment of plain text (no user-defined tokens inside): split, then BPE.
 static int encode_plain(Tokenizer* t, const uint8_t* s, size_t len, int32_t* out, size_t cap, size_t* count) {
     size_t i = 0;
-    int32_t tmp[CACHE_IDS > 64 ? CACHE_IDS : 64];
     while (i < len) {
         size_t j = split_one(s, len, i);
         size_t room = *count < cap ? cap - *count : 0;
-        size_t m;
-        if (room >= j - i) {
-            m = bpe_chunk(t, s + i, j - i, out + *count, room);  // never more ids than bytes
-        } else {
-            m = bpe_chunk(t, s + i, j - i, tmp, j - i <= 64 ? 64 : 0);
-            if (m != TOK_ERROR && room) memcpy(out + *count, m <= 64 ? tmp : t->sym, (m < room ? m : room) * sizeof(int32_t));
-        }
+        size_t m = bpe_chunk(t, s + i, j - i, room ? out + *count : NULL, room);  // writes min(m, room) ids
         if (m == TOK_ERROR) return 0;
         *count += m;
         i = j;
