@@ -478,6 +478,8 @@ class _Checker(ast.NodeVisitor):
             what = f"{base.cls.name} object {var!r}" if var else f"{base.cls.name} object"
             names, prefix = _class_names(self.know, base.cls), f"{var}." if var else "."
         sugg = _suggest(node.attr, names, prefix)
+        if not sugg and isinstance(base, Instance) and base.cls.module == "robot":
+            sugg = "the robot has no such block; list them with: python scripts/extract_registry.py --list"
         self.add(node, "name", f"{what} has no attribute {node.attr!r}", sugg)
 
     # -- imports

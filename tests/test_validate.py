@@ -35,7 +35,7 @@ WRONG = [
     ("adc-no-adc", PINS + "a = ADC(Pin(22))\n", "pin", "no ADC"),
     ("robot-range", ROBOT + "robot.move_forward(500)\n", "range", "0..100"),
     ("robot-negative", ROBOT + "robot.set_servo_angle(-10)\n", "range", "0..180"),
-    ("robot-fly", ROBOT + "robot.fly()\n", "name", "no attribute 'fly'"),
+    ("robot-fly", ROBOT + "robot.fly()\n", "name", "extract_registry.py --list"),
     ("robot-hint", ROBOT + "robot.forward(50)\n", "name", "did you mean robot.move_forward?"),
     ("robot-arity", ROBOT + "robot.set_motor_speeds(50)\n", "arity", "missing required argument right"),
     ("robot-too-many", ROBOT + "robot.stop(1)\n", "arity", "at most 0 positional"),
