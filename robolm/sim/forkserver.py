@@ -12,7 +12,8 @@ MicroPython interpreter once, then for every job (one JSON line on stdin):
   3. collects the child's stdout (the protocol lines) until it exits or the wall-clock
      timeout passes: then SIGINT (MicroPython turns it into KeyboardInterrupt, so the
      bootstrap can still report the trace) and, after a grace period, SIGKILL,
-  4. answers with one JSON line: {"id", "out", "rc", "signal", "killed", "wall_s"}.
+  4. answers with one JSON line: {"id", "out", "rc", "signal", "killed", "wall_s",
+     "child_cpu_s", "server_cpu_s"}.
 
 Forking a preloaded process costs about 4 ms per program instead of about 25 ms for a fresh
 interpreter. The program itself never runs in this process or in the caller's process.
@@ -32,6 +33,9 @@ import time
 import micropython_run
 
 MAX_OUTPUT = 8 * 1024 * 1024  # bytes of protocol output kept per program
+# Job folders live on tmpfs when there is one: creating and removing a folder on this
+# machine's disk costs 3-4 ms, on /dev/shm 0.1 ms.
+WORK_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 GRACE_S = 0.3                 # between SIGINT and SIGKILL
 BOOT = "import sys\nsys.path.clear()\nsys.path.append(%r)\nimport _sandbox\n_sandbox.main()\n"
 
@@ -125,9 +129,12 @@ def vm_size():
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
+SERVER_VM = vm_size()  # the forked child starts with this much address space
+
+
 def run_job(job, mpdir, seccomp=None):
     t0 = time.perf_counter()
-    workdir = tempfile.mkdtemp(prefix="robolm-sim-")
+    workdir = tempfile.mkdtemp(prefix="robolm-sim-", dir=WORK_ROOT)
     try:
         mp_job = {"code": job["code"], "scenario": job["scenario"], "budget_us": job["budget_us"],
                   "seed": job.get("seed", 0), "firmware_dir": job.get("firmware_dir"),
@@ -137,7 +144,7 @@ def run_job(job, mpdir, seccomp=None):
         heap_kb = int(job.get("heap_kb", 512))
         timeout_s = float(job.get("timeout_s", 2.0))
         argv = ["micropython", "-X", "heapsize=%dK" % heap_kb, "-c", BOOT % mpdir]
-        as_bytes = vm_size() + 256 * 1024 * 1024 + heap_kb * 1024
+        as_bytes = SERVER_VM + 256 * 1024 * 1024 + heap_kb * 1024
         cpu_s = int(timeout_s) + 2
         r, w = os.pipe()
         pid = os.fork()
@@ -148,12 +155,7 @@ def run_job(job, mpdir, seccomp=None):
                 os.dup2(null, 0)
                 os.dup2(w, 1)
                 os.dup2(w, 2)
-                for fd in os.listdir("/proc/self/fd"):
-                    if int(fd) > 2:
-                        try:
-                            os.close(int(fd))
-                        except OSError:
-                            pass
+                os.closerange(3, 1 << 20)  # one close_range() syscall on current Linux
                 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                     signal.signal(s, signal.SIG_DFL)
                 set_limits(cpu_s, as_bytes)
@@ -191,11 +193,12 @@ def run_job(job, mpdir, seccomp=None):
                 break
             chunks.append(b)
         os.close(r)
-        _, st = os.waitpid(pid, 0)
+        _, st, usage = os.wait4(pid, 0)
         return {"id": job.get("id"), "out": b"".join(chunks).decode("utf-8", "replace"),
                 "rc": os.WEXITSTATUS(st) if os.WIFEXITED(st) else None,
                 "signal": os.WTERMSIG(st) if os.WIFSIGNALED(st) else None,
-                "killed": killed, "wall_s": time.perf_counter() - t0}
+                "killed": killed, "wall_s": time.perf_counter() - t0,
+                "child_cpu_s": usage.ru_utime + usage.ru_stime}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -216,11 +219,13 @@ def main():
             if not line.strip():
                 continue
             job = json.loads(line)
+            cpu0 = time.process_time()
             try:
                 res = run_job(job, mpdir, seccomp)
             except Exception as e:  # a server-side failure is reported, never hidden
                 res = {"id": job.get("id"), "out": "", "rc": None, "signal": None,
                        "killed": None, "server_error": repr(e), "wall_s": 0.0}
+            res["server_cpu_s"] = time.process_time() - cpu0
             out.write(json.dumps(res) + "\n")
             out.flush()
     finally:

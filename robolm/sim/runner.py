@@ -48,6 +48,7 @@ class SimResult:
     end_t: float = 0.0                # virtual seconds when the program ended
     budget_s: float = 5.0
     wall_s: float = 0.0               # real seconds the sandboxed run took
+    cpu_s: float = 0.0                # CPU seconds: the sandboxed child + the fork server's share
     scenario: dict = field(default_factory=dict)  # the normalized scenario (for checks)
 
     @property
@@ -94,7 +95,8 @@ def parse_output(raw, budget_s, norm):
         else:
             trace.append(e)
     res = SimResult(status="error", trace=trace, prints=prints, budget_s=budget_s,
-                    wall_s=raw.get("wall_s", 0.0), scenario=norm)
+                    wall_s=raw.get("wall_s", 0.0), scenario=norm,
+                    cpu_s=raw.get("child_cpu_s", 0.0) + raw.get("server_cpu_s", 0.0))
     last_t = trace[-1]["t"] if trace else 0.0
     if end is not None:
         _, res.status, res.error, res.traceback, t_us = end
