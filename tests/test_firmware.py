@@ -260,3 +260,27 @@ def test_unknown_pin_name_is_refused(tmp_path):
                           "except ValueError as e:\n    print('refused', e)\n"
                           "r = Robot(pins={'led': 12})\nr.led_on()\n")
     assert out.startswith("refused unknown pin name 'motor'")
+
+
+def test_extreme_values_are_clamped_never_crash(tmp_path):
+    """Every numeric block parameter at -1e9, -1, 0.5 and 1e9: no exception, and the fake
+    machine (which asserts duty 0..65535 and no output on input-only pins) stays happy."""
+    from robolm.registry import block_registry
+    calls = []
+    for e in block_registry():
+        params = e["parameters"]
+        for extreme in ("-1000000000", "-1", "0.5", "1000000000"):
+            args = []
+            for name, p in params.items():
+                if p["type"] in ("int", "float"):
+                    args.append(extreme)
+                else:
+                    args.append(repr(p["example"]))
+            if any(p["type"] in ("int", "float") for p in params.values()):
+                calls.append("r.%s(%s)" % (e["block_name"], ", ".join(args)))
+    prog = ("import hwlog\nfrom robot import Robot\nr = Robot()\nhwlog.STATE['toggle'].append(19)\n"
+            + "\n".join(calls) + "\nprint('done', %d)\n" % len(calls))
+    log, out = run_on_fakes(tmp_path, prog)
+    assert out.strip().endswith("done %d" % len(calls)) and len(calls) > 100
+    assert all(0 <= e[2] <= 65535 for e in log if e[0] == "duty")
+    assert all(0 <= c <= 255 for e in log if e[0] == "pixels" for px in e[1] for c in px)
