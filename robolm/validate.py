@@ -853,19 +853,23 @@ def _check_api_and_calls(tree: ast.AST) -> tuple[list[Diagnostic], list[str]]:
 
 
 def validate(code: str, *, api: bool = True, syntax: bool = True) -> Report:
-    """Validate one program: syntax by mpy-cross, then the API checker (see the module doc)."""
+    """Validate one program: syntax by mpy-cross, then the API checker (see the module doc).
+
+    syntax=False skips mpy-cross (a quick pre-check): CPython's parser then stands in, which
+    is NOT MicroPython's grammar (it accepts match, `/` parameters and [*a, *b]).
+    """
     diags = []
     syntax_diag = mpy_syntax(code) if syntax else None
     try:
         tree = ast.parse(code)
-    except SyntaxError as e:
+    except (SyntaxError, ValueError) as e:  # ValueError: NUL bytes
         tree = None
-        if syntax_diag is None:  # MicroPython accepts what CPython does not: trust MicroPython
-            pass
-        elif syntax_diag.line == 0:
-            syntax_diag.line = e.lineno or 0
-    except ValueError:  # NUL bytes
-        tree = None
+        line = getattr(e, "lineno", None) or 0
+        if syntax_diag is not None and syntax_diag.line == 0:
+            syntax_diag.line = line
+        elif not syntax:
+            syntax_diag = Diagnostic(line, "syntax", f"SyntaxError: {getattr(e, 'msg', str(e))} (CPython parser)")
+        # syntax and mpy-cross accepted it: MicroPython is the judge (e.g. f(x for x in y, 1))
     if syntax_diag is not None:
         syntax_diag.suggestion = _syntax_hint(tree, syntax_diag, code)
         diags.append(syntax_diag)

