@@ -210,6 +210,7 @@ class Cls:
 @dataclass
 class Instance:
     cls: Cls
+    gpio: int | None = None  # for Pin objects made with a literal number: Pin(34)
 
 
 @dataclass
@@ -390,13 +391,7 @@ def _match_signature(sig: dict, n_pos: int, keywords: list[str], extra: set, has
 
 
 def _describe_sig(name: str, sig: dict) -> str:
-    parts = []
-    for p in sig["params"]:
-        s = {"var_positional": "*", "var_keyword": "**"}.get(p["kind"], "") + p["name"]
-        if p["default"] is not None:
-            s += "=" + p["default"]
-        parts.append(s)
-    return f"{name}({', '.join(parts)})"
+    return registry.format_signature(name, sig).split(" -> ")[0]
 
 
 class _Checker(ast.NodeVisitor):
@@ -411,7 +406,9 @@ class _Checker(ast.NodeVisitor):
 
     # -- helpers
     def add(self, node, kind, message, suggestion="", severity="error"):
-        self.diags.append(Diagnostic(getattr(node, "lineno", 0), kind, message, suggestion, severity))
+        d = Diagnostic(getattr(node, "lineno", 0), kind, message, suggestion, severity)
+        if d not in self.diags:  # Pin(7) inside ADC(Pin(7)) is one problem, not two
+            self.diags.append(d)
 
     def dotted(self, node) -> str | None:
         if isinstance(node, ast.Name):
@@ -456,7 +453,11 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node, ast.Call):
             target = self.resolve(node.func, report=False)
             if isinstance(target, Cls):
-                return Instance(target)
+                gpio = None
+                if target.name in ("Pin", "Signal") and node.args:
+                    n = self.const_value(node.args[0])
+                    gpio = n if isinstance(n, int) and not isinstance(n, bool) else None
+                return Instance(target, gpio)
             return None
         return None
 
@@ -668,9 +669,10 @@ class _Checker(ast.NodeVisitor):
             self.add(value_node, "range", f"{what}: {v}{unit} is out of range {rng}",
                      f"use a value from {rng}")
 
-    def check_gpio(self, node, pin_node, output=False, what="Pin"):
-        n = self.const_value(pin_node)
-        if not isinstance(n, int) or isinstance(n, bool):
+    def check_gpio(self, pin_node, output=False, what="Pin"):
+        """Check the GPIO a pin argument names (5, LED_PIN, Pin(5), or a Pin object); its number or None."""
+        n = self.gpio_of(pin_node)
+        if n is None:
             return None
         if n in FLASH_GPIOS:
             self.add(pin_node, "pin", f"GPIO {n} is wired to the ESP32's flash chip; using it crashes the board",
@@ -683,12 +685,15 @@ class _Checker(ast.NodeVisitor):
                      "use an output-capable GPIO such as 2, 4, 5, 13-19, 21-23, 25-27, 32 or 33")
         return n
 
-    def pin_number(self, node):
-        """The GPIO number of a Pin(...) call, a bare number, or a name bound to Pin(<n>)."""
-        if isinstance(node, ast.Call) and isinstance(self.resolve(node.func, report=False), Cls) \
-                and self.resolve(node.func, report=False).name in ("Pin", "Signal"):
-            return node.args[0] if node.args else None
-        return node
+    def gpio_of(self, node):
+        """The GPIO number of a literal/constant, a Pin(<n>) call or a name bound to one, else None."""
+        if node is None:
+            return None
+        n = self.const_value(node)
+        if n is None:
+            r = self.resolve(node, report=False)
+            n = r.gpio if isinstance(r, Instance) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
 
     def check_constructor(self, node, cls: Cls):
         key = (cls.module, cls.name)
@@ -697,49 +702,48 @@ class _Checker(ast.NodeVisitor):
             if name in ("Pin", "Signal"):
                 mode = self.const_value(self.arg(node, 1, "mode")) if self.arg(node, 1, "mode") is not None else None
                 pull = self.const_value(self.arg(node, 2, "pull")) if self.arg(node, 2, "pull") is not None else None
-                n = self.check_gpio(node, self.arg(node, 0, "id"), output=mode in PIN_OUT_MODES)
+                n = self.check_gpio(self.arg(node, 0, "id"), output=mode in PIN_OUT_MODES)
                 if n in INPUT_ONLY_GPIOS and pull in (1, 2):
                     self.add(node, "pin", f"GPIO {n} has no internal pull-up/pull-down resistor",
                              "add an external resistor, or use a GPIO below 34", severity="warning")
             elif name == "PWM":
                 dest = self.arg(node, 0, "dest")
                 if dest is not None:
-                    self.check_gpio(node, self.pin_number(dest), output=True, what="PWM")
+                    self.check_gpio(dest, output=True, what="PWM")
                 self.check_range(node, self.arg(node, None, "freq"), 1, 40_000_000, "PWM freq", " Hz")
                 self.check_range(node, self.arg(node, None, "duty"), 0, 1023, "PWM duty")
                 self.check_range(node, self.arg(node, None, "duty_u16"), 0, 65535, "PWM duty_u16")
                 self.check_range(node, self.arg(node, None, "duty_ns"), 0, None, "PWM duty_ns")
             elif name == "ADC":
                 src = self.arg(node, 0, "id")
-                n = self.const_value(self.pin_number(src)) if src is not None else None
-                if isinstance(n, int) and not isinstance(n, bool):
-                    if self.check_gpio(node, self.pin_number(src)) is not None and n in ESP32_GPIOS - FLASH_GPIOS:
+                n = self.check_gpio(src)
+                if n is not None:
+                    if n in ESP32_GPIOS - FLASH_GPIOS:
                         if n not in ADC1_GPIOS | ADC2_GPIOS:
                             self.add(src, "pin", f"GPIO {n} has no ADC", "analog inputs: GPIO 32-39 (best 34-39)")
                         elif n in ADC2_GPIOS:
                             self.adc2.append((src, n))
             elif name == "DAC":
                 src = self.arg(node, 0, "id")
-                n = self.const_value(self.pin_number(src)) if src is not None else None
-                if isinstance(n, int) and n not in DAC_GPIOS:
+                n = self.gpio_of(src)
+                if n is not None and n not in DAC_GPIOS:
                     self.add(src, "pin", f"GPIO {n} has no DAC", "the ESP32's DAC is on GPIO 25 and 26 only")
             elif name in ("I2C", "SoftI2C"):
                 for kw in ("scl", "sda"):
                     p = self.arg(node, None, kw)
                     if p is not None:
-                        self.check_gpio(node, self.pin_number(p), output=True, what=f"I2C {kw.upper()}")
+                        self.check_gpio(p, output=True, what=f"I2C {kw.upper()}")
                 if name == "I2C":
-                    self.check_range(node, self.arg(node, 0, "id") if node.args and not isinstance(
-                        self.const_value(node.args[0]), str) else None, 0, 1, "I2C id")
+                    self.check_range(node, self.arg(node, 0, "id"), 0, 1, "I2C id")
         elif key == ("neopixel", "NeoPixel"):
             p = self.arg(node, 0, "pin")
             if p is not None:
-                self.check_gpio(node, self.pin_number(p), output=True, what="NeoPixel")
+                self.check_gpio(p, output=True, what="NeoPixel")
             self.check_range(node, self.arg(node, 1, "n"), 1, 1024, "NeoPixel count")
         elif key[0] == "dht" and cls.name in ("DHT11", "DHT22"):
             p = self.arg(node, 0, "pin")
             if p is not None:
-                self.check_gpio(node, self.pin_number(p), output=True, what="DHT (needs an open-drain data pin)")
+                self.check_gpio(p, output=True, what="DHT (needs an open-drain data pin)")
 
     def check_ranges(self, node, func: Func):
         mod, cls, meth = func.owner

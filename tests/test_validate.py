@@ -33,6 +33,8 @@ WRONG = [
     ("no-gpio-40", "import machine\nmachine.Pin(40, machine.Pin.IN)\n", "pin", "does not exist"),
     ("const-alias-pin", PINS + "LED_PIN = 35\nled = Pin(LED_PIN, Pin.OUT)\n", "pin", "input-only"),
     ("adc-no-adc", PINS + "a = ADC(Pin(22))\n", "pin", "no ADC"),
+    ("pin-object-to-pwm", PINS + "p = Pin(35)\nm = PWM(p, freq=50)\n", "pin", "input-only"),
+    ("dac-pin", "from machine import DAC, Pin\nd = DAC(Pin(4))\n", "pin", "no DAC"),
     ("robot-range", ROBOT + "robot.move_forward(500)\n", "range", "0..100"),
     ("robot-negative", ROBOT + "robot.set_servo_angle(-10)\n", "range", "0..180"),
     ("robot-fly", ROBOT + "robot.fly()\n", "name", "extract_registry.py --list"),
@@ -235,3 +237,8 @@ def test_without_mpy_cross_cpython_still_catches_broken_code():
     r = validate("x = (\n", syntax=False)
     assert not r.syntax_ok and r.diagnostics[0].kind == "syntax" and "CPython" in r.diagnostics[0].message
     assert validate(ROBOT + "robot.stop()\n", syntax=False).ok
+
+
+def test_one_problem_one_diagnostic():
+    r = validate(PINS + "a = ADC(Pin(7))\n")
+    assert [(d.kind, d.line) for d in r.diagnostics] == [("pin", 2)]
