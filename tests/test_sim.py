@@ -406,3 +406,19 @@ def test_os_wall_holds_even_without_the_micropython_sandbox(tmp_path):
     assert "socket refused" in out, out
     assert "read returned" in out, out  # reading stays possible at this layer (the VFS unmount stops it above)
     assert not marker.exists()
+
+
+def test_broken_firmware_is_reported_to_the_program(tmp_path):
+    (tmp_path / "robot.py").write_text("class Robot:\n    def __init__(self)\n        pass\n")
+    res = run("from robot import Robot\nRobot()\n", firmware_dir=tmp_path)
+    assert res.status == "error"
+    assert "firmware failed to load" in res.error and "SyntaxError" in res.error
+    assert run("print(1)\n", firmware_dir=tmp_path).status == "ok"  # not imported, not loaded
+
+
+def test_stand_in_firmware_is_used_from_firmware_dir(tmp_path):
+    (tmp_path / "robot.py").write_text(
+        "from machine import Pin\nclass Robot:\n    def __init__(self):\n        self.led = Pin(2, Pin.OUT)\n"
+        "    def led_on(self):\n        self.led.value(1)\n")
+    res = run("from robot import Robot\nRobot().led_on()\n", firmware_dir=tmp_path)
+    assert res.status == "ok" and pin_events(res, 2) == [(0.0, 0), (0.0, 1)]

@@ -56,7 +56,7 @@ def main():
         "network": network, "ssd1306": ssd1306,
     }
     robot_error = None
-    if job.get("firmware_dir"):
+    if job.get("firmware_dir") and "robot" in job["code"]:  # load the firmware only when used
         sys.path.append(job["firmware_dir"])
         try:
             import robot
