@@ -430,14 +430,25 @@ class Checker:
         if h not in self.cache:
             if self._validate is not None:
                 rep = self._validate(code)
-                msg = "; ".join(f"line {d.line}: {d.message}" for d in rep.diagnostics if getattr(d, "kind", "") != "warning")[:300] \
-                    if hasattr(rep, "diagnostics") else ""
+                msg = "; ".join(f"line {d.line}: {d.message}" for d in rep.diagnostics
+                                if getattr(d, "severity", "error") == "error")[:300]
                 self.cache[h] = (bool(rep.ok), msg)
             else:
                 p = subprocess.run([self._mpy, "-o", "/dev/null", "-"], input=code.encode(),
                                    capture_output=True, timeout=30)
                 self.cache[h] = (p.returncode == 0, p.stderr.decode(errors="replace").strip()[:300])
         return self.cache[h]
+
+    def validate_batch(self, codes):
+        """Validate many programs at once (mpy-cross in parallel), filling the cache."""
+        todo = list(dict.fromkeys(c for c in codes if code_hash(c) not in self.cache))
+        if todo and self._validate is not None:
+            from .validate import validate_many
+            for c, rep in zip(todo, validate_many(todo, workers=2)):
+                msg = "; ".join(f"line {d.line}: {d.message}" for d in rep.diagnostics
+                                if getattr(d, "severity", "error") == "error")[:300]
+                self.cache[code_hash(c)] = (bool(rep.ok), msg)
+        return [self.validate(c) for c in codes]
 
     def simulate(self, code, scenario, check, budget_s=3.0):
         """(ok, message) from the simulator and the behaviour check, or (None, reason)."""
@@ -528,9 +539,10 @@ def split_of(key, val=0.05, test=0.05):
     return "test" if h < test else "val" if h < test + val else "train"
 
 
-def instance_key(fam_id, values):
-    """The identity of a family instance: family + slot values (leakage checks use it)."""
-    slots = {k: v for k, v in values.items() if k != "robot_args"}
+def instance_key(fam_id, values, slot_names=None):
+    """The identity of a family instance: family + slot values (leakage checks use it).
+    Derived values are left out when slot_names is given."""
+    slots = {k: v for k, v in values.items() if k != "robot_args" and (slot_names is None or k in slot_names)}
     return fam_id + ":" + json.dumps(slots, sort_keys=True, default=str)
 
 
@@ -673,6 +685,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     examples = []
     reserved = {instance_key(p["family"], p["slots"]) for p in projects
                 if p.get("family") and p["split"] != "train"}
+    reserved |= {instance_key(fid, v, by_id[fid]["slots"]) for fid, v in family_test_instances(families).items()}
 
     def texts_for(lang, kind, fam_id, key, default):
         if lang == "en":
@@ -706,12 +719,10 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     for fi, fam in enumerate(families):
         if progress:
             progress(fi, len(families), fam["id"])
-        made = 0
-        for attempt in range(samples_per_family * 2):
-            if made >= samples_per_family:
-                break
+        candidates = []   # (values, key, split, program, lang, code, used)
+        for attempt in range(samples_per_family + samples_per_family // 4):
             values = sample_slots(fam, rng, "default" if attempt == 0 else "train")
-            key = instance_key(fam["id"], values)
+            key = instance_key(fam["id"], values, fam["slots"])
             if key in reserved:
                 continue
             split = "val" if split_of(key, val=0.04, test=0.0) == "val" else "train"
@@ -719,7 +730,12 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             program = render(fam, values, variant)
             lang = pick_lang(shares, rng)
             code, used = augment(fam, program, rng, lang, i18n, fam["title"], values)
-            ok, msg = checker.validate(code)
+            candidates.append((values, key, split, program, lang, code, used))
+        checked = checker.validate_batch([c[5] for c in candidates])
+        made = 0
+        for (values, key, split, program, lang, code, used), (ok, msg) in zip(candidates, checked):
+            if made >= samples_per_family:
+                break
             if not ok:
                 stats.rejected.append((f"family:{fam['id']}", msg))
                 continue
@@ -868,7 +884,7 @@ def make_syllabus(families, seed=7):
             variants = variants_for(fam, values)
             variant = variants[(made + i) % len(variants)]
             prog = render(fam, values, variant)
-            key = instance_key(fam["id"], values)
+            key = instance_key(fam["id"], values, fam["slots"])
             if key in {instance_key(p["family"], p["slots"]) for p in projects}:
                 continue
             seen.add(fam["id"])
@@ -935,3 +951,62 @@ def write_family_instructions(pairs, path=RAW / "instructions" / "families.yaml"
             "# robolm.corpus.make_family_instructions; hand-written pairs are in general.yaml).\n")
     Path(path).write_text(head + yaml.dump(pairs, Dumper=D, allow_unicode=True, sort_keys=False, width=110),
                           encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Held-out evaluation prompts (data/raw/syllabus/test_prompts.json)
+# ---------------------------------------------------------------------------------------------
+def family_test_instances(families, seed=2024):
+    """One held-out instance per family: held-out slot values (where the family has them).
+    build_examples never generates these instances for training."""
+    rng = random.Random(seed)
+    out = {}
+    for fam in families:
+        values = sample_slots(fam, rng, "test")
+        out[fam["id"]] = values
+    return out
+
+
+def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3, seed=2024):
+    """Held-out prompts: every test project (its held-out paraphrase and first paraphrase in
+    English, and its prompt in every language that has a translation) and every family's
+    held-out instance with its held-out paraphrase in English plus a few other languages."""
+    langs = [c for c in (langs or LANG_CODES) if c in i18n or c == "en"]
+    by_id = {f["id"]: f for f in families}
+    out = []
+
+    def entry(eid, prompt, lang, hardware, scenario, check, budget_s, grade, source, family, slots):
+        out.append({"id": eid, "prompt": prompt, "lang": lang, "hardware": hardware, "scenario": scenario,
+                    "check": check, "budget_s": budget_s, "grade": grade, "source": source,
+                    "family": family, "slots": slots})
+
+    for p in projects:
+        if p["split"] != "test":
+            continue
+        args = (p["hardware_modules"], p["scenario"], p["check"], p["budget_s"], p["grade_level"],
+                f"project:{p['id']}", p.get("family"), p.get("slots"))
+        en = p["prompts"]
+        held = held_prompt_index(en)
+        for k in sorted({held if held is not None else 0, 0}):
+            entry(f"{p['id']}-en-{k}", en[k], "en", *args)
+        for lang in langs:
+            if lang == "en":
+                continue
+            t = ((i18n.get(lang) or {}).get("projects") or {}).get(p["id"], {}).get("prompts")
+            if t:
+                entry(f"{p['id']}-{lang}", _prompt_choices(t, "test")[0], lang, *args)
+    rng = random.Random(seed)
+    for fam_id, values in family_test_instances(families, seed).items():
+        fam = by_id[fam_id]
+        variant = variants_for(fam, values)[0]
+        prog = render(fam, values, variant)
+        slots = {k: v for k, v in values.items() if k in fam["slots"]}
+        args = (prog["hardware"], prog["scenario"], prog["check"], prog["budget_s"], fam["grade"],
+                f"family:{fam_id}", fam_id, slots)
+        entry(f"{fam_id}-en", fill(_prompt_choices(fam["prompts"], "test")[0], values), "en", *args)
+        others = [c for c in langs if c != "en" and family_text(i18n, c, fam_id, "prompts")]
+        for lang in rng.sample(others, min(per_family_langs, len(others))):
+            words = (i18n.get(lang) or {}).get("words") or {}
+            t = family_text(i18n, lang, fam_id, "prompts")
+            entry(f"{fam_id}-{lang}", fill(_prompt_choices(t, "test")[0], values, words), lang, *args)
+    return out
