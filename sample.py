@@ -1,0 +1,260 @@
+"""Ask RoboLM for MicroPython, in your language.
+
+    python sample.py --prompt "blink the LED on pin 2 every half second"
+    python sample.py --prompt "पिन 2 पर LED को हर आधे सेकंड में ब्लिंक करो" --explain hi
+    python sample.py --prompt "..." --backend native --model exports/robolm-q8_0.gguf
+
+It builds RoboLM's prompt format, streams the code as the model writes it, and checks it
+with the real MicroPython compiler and the robot API checker (robolm/validate.py). If the
+code is invalid it samples again, up to --candidates times, showing why, and keeps the
+first valid program (or the one with the fewest errors). `--explain xx` then asks the
+model to explain that program in language xx.
+
+Three engines run the same weights: torch (the training checkpoint, robolm/model.py),
+numpy (robolm/numpy_model.py on a GGUF file) and native (the C runtime through
+robolm._native on a GGUF file).
+"""
+import argparse
+import os
+import sys
+import unicodedata
+
+DEFAULT_CKPT = "out/cpu_default_sft/ckpt.pt"     # written by `make train` (pretraining + fine-tuning)
+DEFAULT_GGUF = "exports/robolm-f32.gguf"         # written by `make export`
+MAX_PROMPT_CHARS = 2000
+
+
+def fail(msg):
+    """One line on stderr and exit 2: bad input never ends in a traceback."""
+    print(f"sample.py: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def clean_prompt(text):
+    """Strip control characters (keeping newlines and tabs) and refuse empty or huge prompts."""
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = " ".join(text.split())
+    if not text:
+        fail("the prompt is empty; say what the robot should do, e.g. --prompt \"blink the LED on pin 2\"")
+    if len(text) > MAX_PROMPT_CHARS:
+        fail(f"the prompt has {len(text)} characters; keep it under {MAX_PROMPT_CHARS} (one task at a time)")
+    return text
+
+
+LATIN_HINTS = {   # a few frequent words per Latin-script language; English is the fallback
+    "es": {"el", "la", "los", "las", "cada", "segundo", "segundos", "enciende", "parpadear", "haz", "que",
+           "con", "del", "una", "pin", "robot", "luz", "mueve", "adelante", "gira", "cuando"},
+    "fr": {"le", "la", "les", "chaque", "seconde", "secondes", "allume", "fais", "clignoter", "avec", "une",
+           "du", "des", "quand", "avance", "tourne", "lumière", "est"},
+    "pt": {"o", "os", "cada", "segundo", "segundos", "acenda", "pisque", "faça", "com", "uma", "do", "da",
+           "quando", "para", "frente", "luz", "gire", "em"},
+}
+URDU_LETTERS = set("ٹڈڑںےۓھ")
+SINDHI_LETTERS = set("ڄڃڇڊڌڍڏڙڦڪڳڱ")
+
+
+def detect_language(text):
+    """The language of a prompt from its script, refined by a few letters and words where
+    several languages share a script. Devanagari defaults to Hindi, Bengali script to
+    Bengali, Arabic script to Arabic unless Urdu or Sindhi letters appear."""
+    from robolm.languages import LANGUAGES, detect_script
+    script = detect_script(text)
+    if script == "Latin" or script == "unknown":
+        words = {w.strip(".,;:!?¿¡\"'()").lower() for w in text.split()}
+        scores = {code: len(words & hints) for code, hints in LATIN_HINTS.items()}
+        best = max(sorted(scores), key=lambda c: scores[c])
+        return best if scores[best] >= 2 else "en"
+    if script == "Arabic":
+        letters = set(text)
+        if letters & SINDHI_LETTERS:
+            return "sd"
+        return "ur" if letters & URDU_LETTERS else "ar"
+    by_script = [code for code, lang in LANGUAGES.items() if lang.detect == script]
+    preferred = {"Devanagari": "hi", "Bengali": "bn", "Japanese": "ja", "Han": "zh"}
+    if script in preferred:
+        return preferred[script]
+    return by_script[0] if by_script else "en"
+
+
+# ----------------------------------------------------------------------------- engines
+
+class TorchEngine:
+    """The training checkpoint in PyTorch (robolm/model.py), streaming one token at a time."""
+
+    def __init__(self, path):
+        import torch
+        from robolm.model import load_checkpoint
+        from robolm.tokenizer import Tokenizer
+        self.torch = torch
+        self.model, ckpt = load_checkpoint(path)
+        tok_path = ckpt.get("tokenizer_path")
+        if not tok_path or not os.path.exists(tok_path):
+            fail(f"{path} names tokenizer {tok_path!r}, which is missing; run `python prepare.py`")
+        self.tok = Tokenizer.load(tok_path)
+        if ckpt.get("tokenizer_hash") and ckpt["tokenizer_hash"] != self.tok.hash:
+            fail(f"{path} was trained with another tokenizer than {tok_path} (hash mismatch); "
+                 "re-run `python prepare.py` and `python train.py`, or pass the matching --model")
+        self.context = self.model.args.max_seq_len
+
+    def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
+        from robolm.model import sample_next
+        torch = self.torch
+        gen = torch.Generator().manual_seed(seed)
+        ids = ids[-self.context:]
+        caches = self.model.new_caches(1)
+        with torch.no_grad():
+            logits, _ = self.model(torch.tensor([ids]), start_pos=0, caches=caches)   # (1, T, V)
+            pos = len(ids)
+            for _ in range(max_new_tokens):
+                nxt = int(sample_next(logits[:, -1, :].float(), temperature, top_k or None,
+                                      top_p if top_p < 1 else None, gen))
+                yield nxt
+                if nxt in stop_ids or pos >= self.context:
+                    return
+                logits, _ = self.model(torch.tensor([[nxt]]), start_pos=pos, caches=caches)  # (1, 1, V)
+                pos += 1
+
+
+class NumpyEngine:
+    """The pure-NumPy reference runtime on a GGUF file."""
+
+    def __init__(self, path):
+        from robolm.numpy_model import NumpyModel
+        self.model = NumpyModel(path)
+        self.tok = self.model.tokenizer
+
+    def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
+        yield from self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids))
+
+
+class NativeEngine:
+    """The C runtime (csrc/runtime.c) through robolm._native; it returns the tokens at the end."""
+
+    def __init__(self, path):
+        from robolm import _native
+        from robolm.numpy_model import NumpyModel
+        self.model = _native.Model(path)
+        self.tok = NumpyModel(path).tokenizer      # the same tokenizer, rebuilt from the file
+
+    def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
+        yield from self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids))
+
+
+ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine, "native": NativeEngine}
+
+
+def load_engine(backend, path):
+    if path is None:
+        path = DEFAULT_CKPT if backend == "torch" else DEFAULT_GGUF
+    if not os.path.exists(path):
+        hint = "`make train`" if backend == "torch" else "`make export`"
+        fail(f"model file {path} not found; build it with {hint} or pass --model PATH")
+    want_gguf = backend != "torch"
+    if want_gguf != path.endswith(".gguf"):
+        fail(f"the {backend} backend needs a {'.gguf' if want_gguf else '.pt checkpoint'} file, got {path}")
+    try:
+        return ENGINES[backend](path)
+    except (ValueError, KeyError, RuntimeError, OSError) as e:
+        fail(f"cannot load {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+
+# ----------------------------------------------------------------------------- generation
+
+def run(engine, ids, args, stop_names, echo):
+    """Generate after `ids`, echoing text as it arrives; return the text before the stop token."""
+    tok = engine.tok
+    stop_ids = {tok.special_tokens[name] for name in stop_names} | {tok.special_tokens["<eos>"]}
+    out, shown = [], 0
+    for t in engine.stream(ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
+                           args.seed, stop_ids):
+        if t in stop_ids:
+            break
+        out.append(t)
+        if echo:
+            text = tok.decode(out, skip_special=True)
+            safe = text[:-1] if text.endswith("\ufffd") else text   # wait for a split UTF-8 character
+            print(safe[shown:], end="", flush=True)
+            shown = len(safe)
+    text = tok.decode(out, skip_special=True)
+    if echo:
+        print(text[shown:], flush=True)
+    return text
+
+
+def generate_code(engine, prompt, hardware, lang, args, echo=True):
+    """Validation-guided generation: up to args.candidates programs, the first valid one wins."""
+    from robolm.prompt import build_prompt
+    from robolm.validate import validate
+    ids = build_prompt(engine.tok, prompt, hardware or "", lang)
+    best = None
+    for k in range(args.candidates):
+        if echo:
+            print(f"--- candidate {k + 1}/{args.candidates}")
+        code = run(engine, ids, args, ["[/CODE]"], echo).strip("\n")
+        report = validate(code)
+        errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
+        if echo:
+            print("--- valid MicroPython (compiler and robot API)" if report.ok else
+                  "--- invalid:\n" + "\n".join(f"  line {d.line}: [{d.kind}] {d.message}"
+                                               + (f" ({d.suggestion})" if d.suggestion else "")
+                                               for d in errors))
+        if best is None or len(errors) < best[2]:
+            best = (code, report, len(errors))
+        if report.ok:
+            break
+        args.seed += 1          # a fresh sample next time
+        if args.temperature == 0:
+            args.temperature = 0.7   # greedy would repeat itself; resample with some temperature
+    return best[0], best[1]
+
+
+def explain_code(engine, code, lang, args):
+    from robolm.prompt import build_explain_prompt
+    ids = build_explain_prompt(engine.tok, code, lang)
+    return run(engine, ids, args, ["[/EXPLAIN]"], echo=True).strip()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--prompt", required=True, help="what the robot should do, in any of the 25 languages")
+    p.add_argument("--lang", help="language code of the prompt (default: detected from its script)")
+    p.add_argument("--hardware", default="", help="the parts connected, e.g. \"LED, button\"")
+    p.add_argument("--backend", choices=sorted(ENGINES), default="torch")
+    p.add_argument("--model", help=f"checkpoint (.pt, torch) or GGUF file (numpy/native); "
+                                   f"default {DEFAULT_CKPT} or {DEFAULT_GGUF}")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=0.9)
+    p.add_argument("--top-k", type=int, default=40)
+    p.add_argument("--max-new-tokens", type=int, default=400)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--candidates", type=int, default=4, help="programs to try until one is valid")
+    p.add_argument("--explain", metavar="LANG", help="then explain the code in this language")
+    args = p.parse_args(argv)
+
+    from robolm.languages import LANGUAGES
+    prompt = clean_prompt(args.prompt)
+    for name, code in (("--lang", args.lang), ("--explain", args.explain)):
+        if code is not None and code not in LANGUAGES:
+            fail(f"{name} {code!r} is not a configured language; choose one of: {' '.join(LANGUAGES)}")
+    if args.candidates < 1 or args.max_new_tokens < 1:
+        fail("--candidates and --max-new-tokens must be at least 1")
+    if not 0.0 < args.top_p <= 1.0 or args.temperature < 0:
+        fail("--top-p must be in (0, 1] and --temperature >= 0")
+    lang = args.lang or detect_language(prompt)
+    engine = load_engine(args.backend, args.model)
+    print(f"[{args.backend}] language: {lang} ({LANGUAGES[lang].name})")
+    code, report = generate_code(engine, prompt, clean_prompt(args.hardware) if args.hardware.strip() else "",
+                                 lang, args)
+    if not report.ok:
+        print("No valid program after all candidates; the one with the fewest errors is shown above.")
+    if args.explain:
+        print(f"--- explanation ({LANGUAGES[args.explain].name})")
+        explain_code(engine, code, args.explain, args)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
