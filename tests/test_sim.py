@@ -67,7 +67,7 @@ def test_tight_loop_without_sleep_is_a_timeout():
     res = run("x = 0\nwhile True:\n    x += 1\n", timeout_s=0.5)
     assert res.status == "timeout"
     assert "without sleeping" in res.error
-    assert res.wall_s < 2.0
+    assert res.wall_s < 4 * 0.5 + 1.0   # the deadline stretches (up to 4x) only on a loaded machine
 
 
 def test_loop_that_swallows_the_interrupt_is_killed():
@@ -80,7 +80,7 @@ def test_event_flood_without_sleep_stops_early():
     res = run("from machine import Pin\np = Pin(2, Pin.OUT)\nwhile True:\n    p.on()\n    p.off()\n")
     assert res.status == "timeout"
     assert "event limit" in res.error
-    assert res.wall_s < 1.5
+    assert res.wall_s < 3.0   # stopped by the event limit long before a 2 s CPU timeout
 
 
 def test_swallowed_budget_still_ends_as_budget():
@@ -334,6 +334,9 @@ ESCAPES = {
     "main_module": "import __main__\n",
     "micropython_kbd": "import micropython\nmicropython.kbd_intr(-1)\n",
     "memory": "x = []\nwhile True:\n    x.append(bytearray(100000))\n",
+    "viper_raw_memory": "import micropython\n@micropython.viper\ndef peek() -> int:\n    return ptr8(0)[0]\nprint(peek())\n",
+    "viper_via_exec": "exec('@micro' + 'python.viper\\ndef f():\\n    return ptr8(8)[0]\\nprint(f())')\n",
+    "asm_via_compile": "c = compile('@micropython . asm_x64\\ndef f():\\n    pass', 'x', 'exec')\n",
     "recursion": "def f(n):\n    return f(n + 1)\nf(0)\n",
 }
 
@@ -352,6 +355,17 @@ def test_escape_attempts_fail_cleanly(name, tmp_path):
     assert "TOP-SECRET" not in res.stdout and "LOADED" not in res.stdout
     assert secret.read_text() == "TOP-SECRET-CONTENT\n"
     assert sorted(os.listdir(tmp_path)) == ["secret.txt", "secretmod.py"]
+
+
+def test_exec_eval_compile_still_work_for_plain_code():
+    res = run("exec('x = 6 * 7')\nprint(x, eval('x + 1'))\nexec(compile('print(x * 2)', 's', 'exec'))\n")
+    assert res.status == "ok", res.error
+    assert res.stdout == "42 43\n84"
+
+
+def test_native_emitter_is_allowed():
+    res = run("import micropython\n@micropython.native\ndef f(n):\n    return n * 2\nprint(f(21))\n")
+    assert res.status == "ok" and res.stdout == "42", res.error
 
 
 def test_blocked_module_message_is_clear():
@@ -399,12 +413,16 @@ def test_os_wall_holds_even_without_the_micropython_sandbox(tmp_path):
     secret.write_text("readable\n")
     (mpdir / "_sandbox.py").write_text(HOSTILE_BOOT.format(marker=marker, secret=secret))
     job = {"code": "", "scenario": {}, "budget_us": 1000000, "timeout_s": 2.0}
-    out = forkserver.run_job(job, str(mpdir), seccomp)["out"]
+    landlock = forkserver.build_landlock()
+    out = forkserver.run_job(job, str(mpdir), seccomp, None, landlock)["out"]
     # glibc's system() reports 127 << 8 when it cannot start the shell (clone/exec are refused)
     assert "system returned 32512" in out or "system refused" in out, out
     assert "write refused" in out, out
     assert "socket refused" in out, out
-    assert "read returned" in out, out  # reading stays possible at this layer (the VFS unmount stops it above)
+    if landlock is not None:   # Landlock: only the job's own folders are readable
+        assert "read refused" in out, out
+    else:                      # without it reading stays possible here (the VFS unmount stops it above)
+        assert "read returned" in out, out
     assert not marker.exists()
 
 

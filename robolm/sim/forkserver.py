@@ -8,7 +8,8 @@ MicroPython interpreter once, then for every job (one JSON line on stdin):
   2. forks; the child drops into that directory, closes every inherited file descriptor,
      sets OS limits (CPU seconds, address space, file size 0, no new files or processes,
      no core dumps), installs a seccomp filter (no exec, fork, sockets, or file creation and
-     change: see DENIED_SYSCALLS) and calls MicroPython's main() on the sandbox bootstrap,
+     change: see DENIED_SYSCALLS), confines file reads to its own folders with Landlock where
+     the kernel has it, and calls MicroPython's main() on the sandbox bootstrap,
   3. collects the child's stdout (the protocol lines) until it exits or the wall-clock
      timeout passes: then SIGINT (MicroPython turns it into KeyboardInterrupt, so the
      bootstrap can still report the trace) and, after a grace period, SIGKILL,
@@ -119,8 +120,7 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 def build_seccomp():
     """Return a callable that installs the filter in the calling process, or None."""
     import ctypes
-    import platform
-    if sys.platform != "linux" or platform.machine() != "x86_64":
+    if sys.platform != "linux" or platform_machine() != "x86_64":
         return None
 
     class SockFilter(ctypes.Structure):
@@ -154,6 +154,59 @@ def build_seccomp():
     return install
 
 
+# ---- Landlock: the child may read only its own folders (Linux 5.13+, when enabled) ---------------
+# The third wall: even code that reached raw memory could not read a host file outside the
+# simulator's modules, the firmware and the job folder, nor write anywhere.
+LANDLOCK_READ = 4 | 8  # READ_FILE | READ_DIR
+LANDLOCK_FS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1}
+
+
+def build_landlock():
+    """Return install(paths) that confines the calling process to reading `paths`, or None."""
+    import ctypes
+    if sys.platform != "linux" or platform_machine() != "x86_64":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    SYS_CREATE, SYS_ADD, SYS_RESTRICT = 444, 445, 446
+    abi = libc.syscall(SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # ..._VERSION
+    if abi < 1:
+        return None
+    handled = LANDLOCK_FS_BY_ABI.get(abi, (1 << 16) - 1)
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    def install(paths):
+        attr = ctypes.c_uint64(handled)
+        rs = libc.syscall(SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(8), ctypes.c_uint32(0))
+        if rs < 0:
+            return False
+        try:
+            for path in paths:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                try:
+                    rule = PathBeneath(LANDLOCK_READ, fd)
+                    if libc.syscall(SYS_ADD, ctypes.c_int(rs), ctypes.c_int(1), ctypes.byref(rule),
+                                    ctypes.c_uint32(0)) != 0:
+                        return False
+                finally:
+                    os.close(fd)
+            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+                return False
+            return libc.syscall(SYS_RESTRICT, ctypes.c_int(rs), ctypes.c_uint32(0)) == 0
+        finally:
+            os.close(rs)
+
+    install.abi = abi
+    return install
+
+
+def platform_machine():
+    return os.uname().machine
+
+
 def child_cpu(pid):
     """CPU seconds a child has used so far (Linux /proc), or None."""
     try:
@@ -175,7 +228,7 @@ def vm_size():
 SERVER_VM = vm_size()  # the forked child starts with this much address space
 
 
-def run_job(job, mpdir, seccomp=None, mpy_cross=None):
+def run_job(job, mpdir, seccomp=None, mpy_cross=None, landlock=None):
     t0 = time.perf_counter()
     workdir = tempfile.mkdtemp(prefix="robolm-sim-", dir=WORK_ROOT)
     try:
@@ -200,6 +253,11 @@ def run_job(job, mpdir, seccomp=None, mpy_cross=None):
                 os.dup2(w, 1)
                 os.dup2(w, 2)
                 os.closerange(3, 1 << 20)  # one close_range() syscall on current Linux
+                if landlock is not None:
+                    readable = [workdir, mpdir] + [d for d in (job.get("firmware_dir"),
+                                                               mp_job["firmware_dir"]) if d]
+                    if not landlock(readable):
+                        os._exit(122)  # never run a program with a wall missing
                 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                     signal.signal(s, signal.SIG_DFL)
                 set_limits(cpu_s, as_bytes)
@@ -262,8 +320,13 @@ def main():
         seccomp = build_seccomp()
     except Exception:
         seccomp = None
+    try:
+        landlock = build_landlock()
+    except Exception:
+        landlock = None
     out = sys.stdout
-    out.write(json.dumps({"ready": True, "mpdir": mpdir, "seccomp": seccomp is not None}) + "\n")
+    out.write(json.dumps({"ready": True, "mpdir": mpdir, "seccomp": seccomp is not None,
+                          "landlock": getattr(landlock, "abi", 0)}) + "\n")
     out.flush()
     try:
         for line in sys.stdin:
@@ -272,7 +335,7 @@ def main():
             job = json.loads(line)
             cpu0 = time.process_time()
             try:
-                res = run_job(job, mpdir, seccomp, mpy_cross)
+                res = run_job(job, mpdir, seccomp, mpy_cross, landlock)
             except Exception as e:  # a server-side failure is reported, never hidden
                 res = {"id": job.get("id"), "out": "", "rc": None, "signal": None,
                        "killed": None, "server_error": repr(e), "wall_s": 0.0}

@@ -70,6 +70,22 @@ def main():
         write(json.dumps(["end", status, error, tb, _sim.now_us]))
 
     # ---- compile -------------------------------------------------------------------------
+    # @micropython.viper and @micropython.asm_* reach raw memory (viper's ptr8/ptr32, inline
+    # assembly): refused here and in exec/eval/compile below. @micropython.native keeps
+    # Python's semantics (it only compiles them to machine code), so it stays allowed.
+    NATIVE_MSG = "@micropython.viper and inline assembler are not available in the robot simulator"
+
+    def has_native(src):
+        if isinstance(src, (bytes, bytearray)):
+            src = bytes(src).decode()
+        if not isinstance(src, str):
+            return False
+        flat = "".join(src.split()).replace("\\", "")
+        return "@micropython.viper" in flat or "@micropython.asm_" in flat
+
+    if has_native(job["code"]):
+        end("error", "NotImplementedError: " + NATIVE_MSG)
+        return
     try:
         code = compile(job["code"], "main.py", "exec")
     except SyntaxError as e:
@@ -202,6 +218,29 @@ def main():
     def not_here(*a, **k):
         raise OSError("files and the console are not available in the robot simulator")
 
+    real_compile, real_exec, real_eval = compile, exec, eval
+    g = {"__name__": "__main__", "__file__": "main.py"}
+
+    def sim_compile(src, filename="<string>", mode="exec", *args):
+        if has_native(src):
+            raise NotImplementedError(NATIVE_MSG)
+        return real_compile(src, filename, mode)
+
+    def sim_exec(src, globals=None, locals=None):
+        if has_native(src):
+            raise NotImplementedError(NATIVE_MSG)
+        globals = g if globals is None else globals
+        return real_exec(src, globals, globals if locals is None else locals)
+
+    def sim_eval(src, globals=None, locals=None):
+        if has_native(src):
+            raise NotImplementedError(NATIVE_MSG)
+        globals = g if globals is None else globals
+        return real_eval(src, globals, globals if locals is None else locals)
+
+    builtins.compile = sim_compile
+    builtins.exec = sim_exec
+    builtins.eval = sim_eval
     builtins.open = not_here
     builtins.execfile = not_here
     builtins.input = not_here
@@ -221,15 +260,17 @@ def main():
     FakeBuiltins.execfile = not_here
     FakeBuiltins.input = not_here
     FakeBuiltins.print = sim_print
+    FakeBuiltins.compile = sim_compile
+    FakeBuiltins.exec = sim_exec
+    FakeBuiltins.eval = sim_eval
     provided["builtins"] = FakeBuiltins
     del vfs, f
 
     # ---- run --------------------------------------------------------------------------------
-    g = {"__name__": "__main__", "__file__": "main.py"}
     status, error, tb = "ok", None, None
     try:
         try:
-            exec(code, g)
+            real_exec(code, g)
             _sim.run_background()
         except SystemExit:
             pass
