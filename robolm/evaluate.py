@@ -1,0 +1,197 @@
+"""Evaluate RoboLM on held-out prompts: does its code compile, use the real API, and do the job?
+
+    python -m robolm.evaluate --backend torch --model out/cpu_default_sft/ckpt.pt
+    python -m robolm.evaluate --backend native --model exports/robolm-q4_0.gguf --out out/eval-q4_0
+
+For each prompt of data/raw/syllabus/test_prompts.json (held out by project, several languages):
+  syntax      the first candidate compiles with the real MicroPython compiler (mpy-cross)
+  api         ... and passes the robot/MicroPython API checker (robolm/validate.py)
+  behaviour   ... and passes the prompt's behaviour check in the simulator (robolm/sim)
+  resampled   a valid program within --candidates samples (validation-guided generation)
+Rates are reported overall, per language and per grade, as JSON, a markdown table and a chart.
+With the torch backend it also reports perplexity per language and data type on corpus.jsonl's
+validation examples. The same report runs on any backend and any GGUF type, so the cost of
+INT8/INT4 shows in task terms.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+
+RATES = ("syntax", "api", "behaviour", "resampled")
+
+
+def generate(engine, tok, ids, n, temperature, seed, stop):
+    out = []
+    for t in engine.stream(ids, n, temperature, 40, 0.95, seed, stop):
+        if t in stop:
+            break
+        out.append(t)
+    return tok.decode(out, skip_special=True).strip("\n")
+
+
+def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress=True):
+    """One row per prompt with the code of the first candidate and the four verdicts."""
+    from robolm.prompt import build_prompt
+    from robolm.sim import run_many
+    from robolm.sim.checks import run_check
+    from robolm.validate import validate
+    tok = engine.tok
+    stop = {tok.special_tokens["[/CODE]"], tok.special_tokens["<eos>"]}
+    rows, t0 = [], time.time()
+    for i, p in enumerate(prompts):
+        ids = build_prompt(tok, p["prompt"], p.get("hardware") or "", p["lang"])
+        code = generate(engine, tok, ids, max_new_tokens, 0.0, 1, stop)      # greedy first candidate
+        report = validate(code)
+        valid_after = report.ok
+        for k in range(1, candidates):
+            if valid_after:
+                break
+            valid_after = validate(generate(engine, tok, ids, max_new_tokens, 0.7, 1 + k, stop)).ok
+        rows.append({"id": p["id"], "lang": p["lang"], "grade": p.get("grade"), "code": code,
+                     "syntax": report.syntax_ok, "api": report.ok, "resampled": valid_after,
+                     "diagnostics": [f"{d.line}: [{d.kind}] {d.message}" for d in report.diagnostics][:5]})
+        if progress:
+            el = time.time() - t0
+            print(f"\r  {i + 1}/{len(prompts)} prompts, {el:.0f} s, ETA {el / (i + 1) * (len(prompts) - i - 1):.0f} s",
+                  end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    results = run_many([r["code"] for r in rows], [p.get("scenario") or {} for p in prompts],
+                       budget_s=max(float(p.get("budget_s", 5.0)) for p in prompts) if prompts else 5.0)
+    for row, p, res in zip(rows, prompts, results):
+        ok, msg = run_check(p["check"], res) if row["syntax"] else (False, "does not compile")
+        row["behaviour"], row["behaviour_msg"], row["sim_status"] = bool(ok), msg, res.status
+    return rows
+
+
+def summarize(rows):
+    """Rates overall, per language and per grade."""
+    def rates(sub):
+        return {"n": len(sub), **{k: sum(r[k] for r in sub) / len(sub) for k in RATES}} if sub else {"n": 0}
+    by_lang, by_grade = defaultdict(list), defaultdict(list)
+    for r in rows:
+        by_lang[r["lang"]].append(r)
+        by_grade[r["grade"]].append(r)
+    return {"overall": rates(rows),
+            "by_lang": {k: rates(v) for k, v in sorted(by_lang.items())},
+            "by_grade": {str(k): rates(v) for k, v in sorted(by_grade.items(), key=lambda kv: str(kv[0]))}}
+
+
+def perplexity(engine, corpus_path, per_group=20):
+    """exp(mean loss on answer tokens) of validation examples in corpus.jsonl, by (lang, type); torch only."""
+    import torch
+    from robolm.prompt import build_codegen_example, build_explain_example
+    groups = defaultdict(list)
+    with open(corpus_path, encoding="utf-8") as f:
+        for line in f:
+            ex = json.loads(line)
+            if ex.get("split") == "val" and len(groups[(ex.get("lang"), ex.get("type"))]) < per_group:
+                groups[(ex.get("lang"), ex.get("type"))].append(ex)
+    out, model, L = {}, engine.model, engine.model.args.max_seq_len
+    for (lang, kind), exs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        nll, count = 0.0, 0
+        for ex in exs:
+            if kind == "code" and ex.get("code"):
+                ids, mask = build_codegen_example(engine.tok, ex["prompt"], ex["code"], ex.get("hardware"), lang)
+            elif kind == "explain" and ex.get("explanation"):
+                ids, mask = build_explain_example(engine.tok, ex["code"], ex["explanation"], lang)
+            else:
+                text = ex.get("content") or ex.get("text") or ""
+                ids = [engine.tok.special_tokens["<bos>"]] + engine.tok.encode(text)
+                mask = [1] * len(ids)
+            ids, mask = ids[:L + 1], mask[:L + 1]
+            if len(ids) < 2:
+                continue
+            x, y = torch.tensor([ids[:-1]]), torch.tensor([ids[1:]])
+            with torch.no_grad():
+                logits, _ = model(x)
+            lp = torch.log_softmax(logits.float()[0], -1).gather(1, y[0][:, None])[:, 0]
+            m = torch.tensor(mask[1:], dtype=torch.bool)
+            nll += float(-lp[m].sum())
+            count += int(m.sum())
+        if count:
+            out[f"{lang}/{kind}"] = math.exp(nll / count)
+    return out
+
+
+def markdown(summary, title):
+    lines = [f"### {title}", "", "| group | n | syntax | API | behaviour | valid after resampling |",
+             "|---|---|---|---|---|---|"]
+    def row(name, r):
+        if r.get("n"):
+            lines.append(f"| {name} | {r['n']} | " + " | ".join(f"{100 * r[k]:.1f}%" for k in RATES) + " |")
+    row("**all**", summary["overall"])
+    for k, r in summary["by_lang"].items():
+        row(f"lang {k}", r)
+    for k, r in summary["by_grade"].items():
+        row(f"grade {k}", r)
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    langs = list(summary["by_lang"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(langs) + 2), 3.5))
+    width = 0.2
+    for j, k in enumerate(RATES):
+        ax.bar([i + (j - 1.5) * width for i in range(len(langs))],
+               [100 * summary["by_lang"][l].get(k, 0) for l in langs], width, label=k)
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel("% of held-out prompts")
+    ax.set_ylim(0, 105)
+    ax.axhline(95, color="grey", lw=0.8, ls="--")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=4, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Evaluate RoboLM on held-out prompts (compiler, API, simulator).")
+    p.add_argument("--backend", choices=["torch", "numpy", "native"], default="torch")
+    p.add_argument("--model", help="checkpoint (.pt) or GGUF file; default as in sample.py")
+    p.add_argument("--prompts", default="data/raw/syllabus/test_prompts.json")
+    p.add_argument("--corpus", default="data/processed/corpus.jsonl", help="for perplexity (torch only)")
+    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N prompts (0 = all)")
+    p.add_argument("--candidates", type=int, default=4)
+    p.add_argument("--max-new-tokens", type=int, default=400)
+    p.add_argument("--out", default="out/eval")
+    a = p.parse_args(argv)
+    sys.path.insert(0, os.getcwd())
+    import sample
+    engine = sample.load_engine(a.backend, a.model)
+    with open(a.prompts, encoding="utf-8") as f:
+        prompts = json.load(f)
+    if a.limit:
+        prompts = prompts[:a.limit]
+    if not prompts:
+        sample.fail(f"{a.prompts} holds no prompts")
+    rows = evaluate_prompts(engine, prompts, a.candidates, a.max_new_tokens)
+    summary = summarize(rows)
+    if a.backend == "torch" and os.path.exists(a.corpus):
+        summary["perplexity"] = perplexity(engine, a.corpus)
+    model = a.model or (sample.DEFAULT_CKPT if a.backend == "torch" else sample.DEFAULT_GGUF)
+    title = f"RoboLM evaluation: {a.backend}, {os.path.basename(model)}"
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
+        json.dump({"model": model, "backend": a.backend, "summary": summary, "rows": rows}, f,
+                  ensure_ascii=False, indent=1)
+    md = markdown(summary, title)
+    with open(os.path.join(a.out, "eval.md"), "w", encoding="utf-8") as f:
+        f.write(md)
+    plot(summary, os.path.join(a.out, "eval.png"), title)
+    print(md)
+    if "perplexity" in summary:
+        print("perplexity on val (lang/type): " + ", ".join(f"{k} {v:.2f}" for k, v in summary["perplexity"].items()))
+    print(f"wrote {a.out}/eval.json, eval.md, eval.png")
+
+
+if __name__ == "__main__":
+    main()
