@@ -293,9 +293,10 @@ def main():
             _sim.record_print(line_buf[0])
         except BaseException:
             pass
-    if _sim.budget_hit and status in ("ok", "error"):
-        # the program swallowed the budget exception: virtual time still ran out
-        status, error, tb = "budget", None, None
     if _sim.limit_msg and status != "timeout":
         status, error = "timeout", _sim.limit_msg
+    if _sim.budget_hit:
+        # virtual time ran out; whatever the program did after swallowing that (an error,
+        # spinning until the interrupt) does not change how it ended
+        status, error, tb = "budget", None, None
     end(status, error, tb)
