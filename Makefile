@@ -59,3 +59,25 @@ bench: setup     ## all benchmarks (install their peers themselves; minutes)
 
 clean:           ## remove builds (keeps .venv, data and checkpoints)
 	rm -rf build _skbuild
+
+# ---- fuzzing and sanitizers for the GGUF loader, runtime and tokenizer (issue 6; owner: runtime)
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := csrc/gguf.c csrc/runtime.c csrc/kernels.c csrc/quant.c csrc/tokenizer.c csrc/unicode_tables.c
+FUZZ_CFLAGS := -g -O1 -march=native -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc
+
+.PHONY: fuzz test-asan
+fuzz:            ## libFuzzer + ASan/UBSan over the GGUF loader and the tokenizer, FUZZ_SECONDS each (needs clang)
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
+	mkdir -p build/fuzz/work/gguf build/fuzz/work/text
+	$(PY) fuzz/make_seeds.py build/fuzz/corpus
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm -lpthread -o build/fuzz/fuzz_gguf
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_tokenizer.c $(FUZZ_SRC) -lm -lpthread -o build/fuzz/fuzz_tokenizer
+	ROBOLM_THREADS=1 build/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=100000 -rss_limit_mb=2048 \
+	  -malloc_limit_mb=1024 build/fuzz/work/gguf build/fuzz/corpus/gguf
+	ROBOLM_THREADS=1 ROBOLM_FUZZ_MODEL=build/fuzz/corpus/gguf/tiny-f32.gguf build/fuzz/fuzz_tokenizer \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/work/text build/fuzz/corpus/text
+
+test-asan:       ## robolm_run built with ASan + UBSan, then the runtime/GGUF tests that drive it
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DROBOLM_SANITIZE=ON && cmake --build build/asan -j --target robolm_run
+	ROBOLM_RUN=$(CURDIR)/build/asan/robolm_run ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+	  $(PY) -m pytest -q tests/test_gguf.py tests/test_runtime.py tests/test_llamacpp.py -k "(robolm_run and not links_only) or prompt_built or llamacpp_logits"

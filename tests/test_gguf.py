@@ -1,6 +1,7 @@
 """GGUF writer/reader, export_gguf.py, and the loaders' refusals (NumPy reader, C loader,
 robolm_run). The tiny deterministic model file made here is also the golden fixture of
 tests/test_runtime.py."""
+import os
 import shutil
 import struct
 import subprocess
@@ -29,11 +30,11 @@ MULTILINGUAL = ("from machine import Pin\nled = Pin(2, Pin.OUT)\n    led.value(1
 
 # ============================================================================ fixtures
 def make_tokenizer():
-    """robolm/tokenizer.py trained on a little multilingual text (its default user-defined
-    tokens such as "Pin.OUT" and indentation runs included, a few forced merges)."""
+    """robolm/tokenizer.py trained on a little multilingual text, with user-defined tokens
+    ("Pin.OUT", indentation runs) and a few forced merges."""
     from robolm.tokenizer import Tokenizer
     return Tokenizer.train([MULTILINGUAL] * 3, vocab_size=400, single_tokens=["import", "machine", " while"],
-                           min_count=1)
+                           user_defined=["Pin.OUT", "time.sleep_ms", "    ", "        "], min_count=1)
 
 
 def make_model(vocab_size, seed=0, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=96, max_seq_len=64):
@@ -73,6 +74,9 @@ def tiny(tmp_path_factory):
 
 
 def robolm_run_path():
+    """$ROBOLM_RUN (e.g. the sanitizer build of `make test-asan`), else the one pip installed."""
+    if os.environ.get("ROBOLM_RUN"):
+        return os.environ["ROBOLM_RUN"]
     exe = Path(sys.executable).parent / "robolm_run"
     return str(exe) if exe.exists() else shutil.which("robolm_run")
 
