@@ -292,6 +292,8 @@ struct Tokenizer {
     PairMap merges;        // (left, right) -> (rank, id)
     int32_t* ud;           // user-defined ids, longest first (ties: smaller id first)
     size_t n_ud;
+    int32_t* ud_by_byte;   // positions in ud[] grouped by first byte: ud_by_byte[ud_byte_start[b] ..
+    size_t ud_byte_start[257];  //   ud_byte_start[b + 1]) start with byte b, in priority order
     CacheEntry* cache;
     // scratch for BPE on one pre-token (grown on demand)
     int32_t* sym;
@@ -308,6 +310,7 @@ void tokenizer_free(Tokenizer* t) {
     free(t->strs.slots);
     free(t->merges.slots);
     free(t->ud);
+    free(t->ud_by_byte);
     free(t->cache);
     free(t->sym);
     free(t->rank);
@@ -328,19 +331,6 @@ static void sort_ud(const Tokenizer* t, int32_t* ud, size_t n) {
         }
         ud[j] = x;
     }
-}
-
-// first occurrence of pat (pl >= 1 bytes) in s[0..n), or NULL (portable memmem)
-static const char* find_bytes(const char* s, size_t n, const char* pat, size_t pl) {
-    if (pl == 0 || pl > n) return NULL;
-    const char* end = s + (n - pl) + 1;
-    while (s < end) {
-        const char* p = (const char*)memchr(s, pat[0], (size_t)(end - s));
-        if (!p) return NULL;
-        if (memcmp(p, pat, pl) == 0) return p;
-        s = p + 1;
-    }
-    return NULL;
 }
 
 // Everything except the merges: copy tokens, index them, check the byte tokens.
@@ -413,6 +403,15 @@ static Tokenizer* build_vocab(const char* const* tokens, const size_t* token_len
         for (size_t i = 0; i < n_vocab; i++)
             if (t->type[i] == TOK_TYPE_USER_DEFINED) t->ud[t->n_ud++] = (int32_t)i;
         sort_ud(t, t->ud, t->n_ud);
+        t->ud_by_byte = (int32_t*)malloc(n_ud * sizeof(int32_t));
+        if (!t->ud_by_byte) goto oom;
+        size_t k = 0;
+        for (int b = 0; b < 256; b++) {
+            t->ud_byte_start[b] = k;
+            for (size_t u = 0; u < t->n_ud; u++)
+                if ((uint8_t)t->tok[t->ud[u]][0] == b) t->ud_by_byte[k++] = (int32_t)u;
+        }
+        t->ud_byte_start[256] = k;
     }
     if (!pairmap_init(&t->merges, n_merges)) goto oom;
     return t;
@@ -718,8 +717,6 @@ static size_t bpe_chunk(Tokenizer* t, const uint8_t* s, size_t n, int32_t* out, 
 // ======================================================================================
 // (5) encode / decode
 
-typedef struct { size_t start, end; int32_t id; } Frag;  // id >= 0: a user-defined token
-
 // Encode one fragment of plain text (no user-defined tokens inside): split, then BPE.
 static int encode_plain(Tokenizer* t, const uint8_t* s, size_t len, int32_t* out, size_t cap, size_t* count) {
     size_t i = 0;
@@ -734,68 +731,117 @@ static int encode_plain(Tokenizer* t, const uint8_t* s, size_t len, int32_t* out
     return 1;
 }
 
+// python: Tokenizer._partition (llama.cpp's tokenizer_st_partition). The definition: for each
+// user-defined token in priority order (longest first), split every remaining plain fragment at
+// the token's leftmost non-overlapping occurrences. Done here in one scan with the same result:
+// list every occurrence of every token, then, token by token in priority order, accept an
+// occurrence when it starts at or after the end of that token's previous accepted one and
+// overlaps no span accepted for an earlier token (it lies inside one plain fragment).
+typedef struct { size_t start; int32_t prio; } Span;
+
+static int span_by_start(const void* a, const void* b) {
+    size_t x = ((const Span*)a)->start, y = ((const Span*)b)->start;
+    return x < y ? -1 : (x > y);
+}
+
+// Accepted user-defined spans of s, sorted by start, in *out (malloc'd; free it). TOK_ERROR on OOM.
+static size_t find_ud_spans(const Tokenizer* t, const uint8_t* s, size_t len, Span** out) {
+    *out = NULL;
+    if (t->n_ud == 0 || len == 0) return 0;
+    size_t n = 0, cap = 0;
+    Span* cand = NULL;
+    for (size_t pos = 0; pos < len; pos++) {  // every occurrence, in order of position
+        size_t b0 = t->ud_byte_start[s[pos]], b1 = t->ud_byte_start[s[pos] + 1];
+        for (size_t k = b0; k < b1; k++) {
+            int32_t u = t->ud_by_byte[k];
+            size_t L = t->tok_len[t->ud[u]];
+            if (L > len - pos || memcmp(s + pos, t->tok[t->ud[u]], L) != 0) continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                Span* c2 = (Span*)realloc(cand, cap * sizeof(Span));
+                if (!c2) { free(cand); return TOK_ERROR; }
+                cand = c2;
+            }
+            cand[n++] = (Span){pos, u};
+        }
+    }
+    if (n == 0) { free(cand); return 0; }
+    // group by priority (counting sort, stable: positions stay ascending)
+    size_t* first = (size_t*)calloc(t->n_ud + 1, sizeof(size_t));
+    Span* by_prio = (Span*)malloc(n * sizeof(Span));
+    uint8_t* covered = (uint8_t*)calloc(len, 1);
+    if (!first || !by_prio || !covered) { free(first); free(by_prio); free(covered); free(cand); return TOK_ERROR; }
+    for (size_t i = 0; i < n; i++) first[cand[i].prio + 1]++;
+    for (size_t u = 0; u < t->n_ud; u++) first[u + 1] += first[u];
+    for (size_t i = 0; i < n; i++) by_prio[first[cand[i].prio]++] = cand[i];
+    size_t n_acc = 0, last_end = 0;
+    int32_t cur = -1;
+    for (size_t i = 0; i < n; i++) {
+        Span c = by_prio[i];
+        if (c.prio != cur) { cur = c.prio; last_end = 0; }
+        size_t L = t->tok_len[t->ud[c.prio]];
+        if (c.start < last_end) continue;
+        int free_run = 1;
+        for (size_t k = c.start; k < c.start + L; k++) if (covered[k]) { free_run = 0; break; }
+        if (!free_run) continue;
+        memset(covered + c.start, 1, L);
+        last_end = c.start + L;
+        cand[n_acc++] = c;  // reuse cand for the accepted spans
+    }
+    free(first);
+    free(by_prio);
+    free(covered);
+    qsort(cand, n_acc, sizeof(Span), span_by_start);
+    *out = cand;
+    return n_acc;
+}
+
 size_t tokenizer_encode(Tokenizer* t, const char* text, size_t len, int32_t* out, size_t cap) {
     if (!t || (!text && len)) return TOK_ERROR;
     if (!out) cap = 0;
     const uint8_t* s = (const uint8_t*)text;
     size_t count = 0;
-    if (t->n_ud == 0) {
-        return encode_plain(t, s, len, out, cap, &count) ? count : TOK_ERROR;
-    }
-    // user-defined tokens first, longest first: python Tokenizer._partition (llama.cpp's
-    // tokenizer_st_partition): for each token, split every plain fragment at its occurrences.
-    size_t n_frag = 1, frag_cap = 16;
-    Frag* frags = (Frag*)malloc(frag_cap * sizeof(Frag));
-    if (!frags) return TOK_ERROR;
-    frags[0] = (Frag){0, len, -1};
-    for (size_t u = 0; u < t->n_ud; u++) {
-        int32_t id = t->ud[u];
-        const char* pat = t->tok[id];
-        size_t pl = t->tok_len[id];
-        size_t n_new = 0, new_cap = n_frag + 16;
-        Frag* nf = (Frag*)malloc(new_cap * sizeof(Frag));
-        if (!nf) { free(frags); return TOK_ERROR; }
-        for (size_t f = 0; f < n_frag; f++) {
-            Frag fr = frags[f];
-            size_t pos = fr.start;
-            if (fr.id < 0) {
-                while (fr.end - pos >= pl) {
-                    const char* hit = find_bytes(text + pos, fr.end - pos, pat, pl);
-                    if (!hit) break;
-                    size_t h = (size_t)(hit - text);
-                    if (n_new + 3 > new_cap) {
-                        Frag* g = (Frag*)realloc(nf, (new_cap *= 2) * sizeof(Frag));
-                        if (!g) { free(nf); free(frags); return TOK_ERROR; }
-                        nf = g;
-                    }
-                    if (h > pos) nf[n_new++] = (Frag){pos, h, -1};
-                    nf[n_new++] = (Frag){h, h + pl, id};
-                    pos = h + pl;
-                }
-            }
-            if (n_new + 1 > new_cap) {
-                Frag* g = (Frag*)realloc(nf, (new_cap *= 2) * sizeof(Frag));
-                if (!g) { free(nf); free(frags); return TOK_ERROR; }
-                nf = g;
-            }
-            if (fr.id >= 0) nf[n_new++] = fr;
-            else if (fr.end > pos) nf[n_new++] = (Frag){pos, fr.end, -1};
-        }
-        free(frags);
-        frags = nf;
-        n_frag = n_new;
-    }
-    for (size_t f = 0; f < n_frag; f++) {
-        if (frags[f].id >= 0) {
-            if (count < cap) out[count] = frags[f].id;
+    Span* spans;
+    size_t n_spans = find_ud_spans(t, s, len, &spans);
+    if (n_spans == TOK_ERROR) return TOK_ERROR;
+    size_t pos = 0;
+    for (size_t k = 0; k <= n_spans; k++) {
+        size_t gap_end = k < n_spans ? spans[k].start : len;
+        if (!encode_plain(t, s + pos, gap_end - pos, out, cap, &count)) { free(spans); return TOK_ERROR; }
+        if (k < n_spans) {
+            int32_t id = t->ud[spans[k].prio];
+            if (count < cap) out[count] = id;
             count++;
-        } else if (!encode_plain(t, s + frags[f].start, frags[f].end - frags[f].start, out, cap, &count)) {
-            free(frags);
-            return TOK_ERROR;
+            pos = gap_end + t->tok_len[id];
         }
     }
-    free(frags);
+    free(spans);
     return count;
+}
+
+int tokenizer_pieces(const Tokenizer* t, const char* text, size_t len,
+                     void (*fn)(void* user, size_t start, size_t end, int32_t id), void* user) {
+    if (!t || !fn || (!text && len)) return -1;
+    const uint8_t* s = (const uint8_t*)text;
+    Span* spans;
+    size_t n_spans = find_ud_spans(t, s, len, &spans);
+    if (n_spans == TOK_ERROR) return -1;
+    size_t pos = 0;
+    for (size_t k = 0; k <= n_spans; k++) {
+        size_t gap_end = k < n_spans ? spans[k].start : len;
+        while (pos < gap_end) {
+            size_t j = pos + split_one(s + pos, gap_end - pos, 0);
+            fn(user, pos, j, -1);
+            pos = j;
+        }
+        if (k < n_spans) {
+            int32_t id = t->ud[spans[k].prio];
+            fn(user, gap_end, gap_end + t->tok_len[id], id);
+            pos = gap_end + t->tok_len[id];
+        }
+    }
+    free(spans);
+    return 0;
 }
 
 size_t tokenizer_decode(const Tokenizer* t, const int32_t* ids, size_t n, int skip_special,

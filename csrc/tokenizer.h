@@ -99,6 +99,12 @@ int32_t tokenizer_find(const Tokenizer* t, const char* text, size_t len);
 // ---------------------------------------------------------------------------------------
 // pieces, exposed for tests, training and teaching
 
+// The pieces encode() works on, in order: fn(user, start, end, id) is called for each
+// user-defined token (id >= 0) and for each plain pre-token (id = -1; BPE then merges its
+// bytes). Returns 0, or -1 on bad arguments or out of memory.
+int tokenizer_pieces(const Tokenizer* t, const char* text, size_t len,
+                     void (*fn)(void* user, size_t start, size_t end, int32_t id), void* user);
+
 // Pre-tokenize with TOK_SPLIT_PATTERN: writes at most cap end offsets (bytes, exclusive)
 // of the pre-tokens of text into ends and returns how many pre-tokens there are.
 size_t tok_split(const char* text, size_t len, size_t* ends, size_t cap);

@@ -103,12 +103,10 @@ PYTHON_KEYWORDS = ("False None True and as assert async await break class contin
                    "except finally for from global if import in is lambda nonlocal not or pass raise "
                    "return try while with yield").split()
 MICROPYTHON_NAMES = ("machine Pin PWM ADC I2C SPI UART time network neopixel dht ssd1306 utime "
-                     "sleep sleep_ms sleep_us ticks_ms ticks_diff freq duty duty_u16 value read "
-                     "read_u16 write irq print range len int float str self robot Robot").split()
+                     "sleep freq duty value read write irq print range len int float str self robot Robot").split()
 USER_DEFINED_DEFAULT = ["Pin.OUT", "Pin.IN", "Pin.PULL_UP", "Pin.PULL_DOWN", "Pin.IRQ_FALLING",
                         "Pin.IRQ_RISING", "ADC.ATTN_11DB", "ADC.WIDTH_12BIT", "time.sleep",
                         "time.sleep_ms", "time.sleep_us", "time.ticks_ms", "time.ticks_diff",
-                        "machine.Pin", "machine.PWM", "machine.ADC", "machine.I2C",
                         "from machine import", "import time", "robot = Robot()", "while True:",
                         "    ", "        ", "            ", "                ", "                    "]
 
@@ -317,6 +315,12 @@ class Tokenizer:
                 elif len(split(v)) > 1 and v == s:
                     ud.append(v)
         ud = list(dict.fromkeys(ud))
+        for i, x in enumerate(ud):  # llama.cpp orders equal-length tokens arbitrarily: forbid overlaps
+            for y in ud[i + 1:]:
+                bx, by = x.encode(), y.encode()
+                if len(bx) == len(by) and any(bx[k:] == by[:len(by) - k] or by[k:] == bx[:len(bx) - k]
+                                              for k in range(1, len(bx))):
+                    raise ValueError(f"user-defined tokens {x!r} and {y!r} have the same length and can overlap")
         forced = sorted(dict.fromkeys(forced), key=lambda v: (len(v.encode()), forced.index(v)))
         base = cls([], ud, name=name, native=False)     # specials + bytes + user-defined
         n_merges = vocab_size - base.vocab_size
@@ -326,17 +330,19 @@ class Tokenizer:
         if len(forced_pairs) > n_merges:
             raise ValueError(f"vocab_size {vocab_size} leaves no room for {len(forced_pairs)} forced merges")
         # distinct pre-tokens with counts, after the user-defined cut
-        fragments = [p for t in texts for p in base._partition(t) if isinstance(p, str)]
+        texts = list(texts)
         lib = _native() if native in (None, True) else None
         if native and lib is None:
             raise RuntimeError("native=True but robolm._native is not built (pip install -e .)")
         if lib is not None:
             import numpy as np
-            ids, offsets, counts = lib.tok_count_words([f.encode() for f in fragments], BYTE_OFFSET)
+            base_c = lib.NativeTokenizer(base.vocab, base.types, np.zeros((0, 2), dtype=np.int32))
+            ids, offsets, counts = lib.tok_count_words(texts, base_c, BYTE_OFFSET)
             merges = lib.tok_train_bpe(ids, offsets, counts, base.vocab,
                                        np.array(forced_pairs, dtype=np.int32).reshape(-1, 2),
                                        n_merges, min_count).tolist()
         else:
+            fragments = [p for t in texts for p in base._partition(t) if isinstance(p, str)]
             words = Counter(chunk for f in fragments for chunk in split(f))
             merges = _train_reference(words, list(base.vocab), forced_pairs, n_merges, min_count)
         info = {"vocab_size": vocab_size, "min_count": min_count, "space_variants": space_variants,

@@ -279,3 +279,27 @@ def test_c_build_rejects_bad_input():
         native.NativeTokenizer(toks[:200], [1] * 200, np.zeros((0, 2), np.int32))
     with pytest.raises(ValueError, match="left right"):
         native.NativeTokenizer.from_gguf([T._B2U[b] for b in range(256)], [], ["ab"])
+
+
+@pytest.fixture(scope="module")
+def overlapping_ud():
+    """User-defined tokens that overlap each other (suffix of one = prefix of another), where a
+    left-to-right longest-match scan and llama.cpp's token-by-token partition disagree."""
+    return Tokenizer.train(["abcd bcd ab cd " * 5], vocab_size=400, single_tokens=[], min_count=1,
+                           user_defined=["bcd", "ab", " c", "d a", "dddd"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcd ", max_size=40))
+def test_user_defined_partition_native_equals_reference(overlapping_ud, text):
+    tok = overlapping_ud
+    assert tok.encode(text) == tok.encode_reference(text)
+    pieces = native.tok_pieces(tok._native, text.encode())
+    assert b"".join(p for p, _ in pieces) == text.encode()
+
+
+def test_user_defined_partition_is_token_by_token(overlapping_ud):
+    tok = overlapping_ud
+    # "bcd" (3 bytes) is cut before "ab" (2): llama.cpp's order, not a left-to-right scan
+    assert [tok.decode([i]) for i in tok.encode("abcd")] == ["a", "bcd"]
+    assert [tok.decode([i]) for i in tok.encode("xbcd")][-1] == "bcd"

@@ -81,21 +81,28 @@ std::unique_ptr<NativeTokenizer> make_from_gguf(const std::vector<std::string>& 
     return nt;
 }
 
-// Split every fragment into pre-tokens and count the distinct ones. Returns the words as
-// byte ids (byte b -> byte_offset + b), sorted by their bytes, with offsets and counts.
-py::tuple count_words(const std::vector<std::string>& fragments, int32_t byte_offset) {
+// Cut user-defined tokens out of every text (with the tokenizer `base`), split the rest into
+// pre-tokens and count the distinct ones. Returns the words as byte ids (byte b -> byte_offset
+// + b), sorted by their bytes, with offsets (n + 1) and counts (n).
+struct CountCtx {
+    const std::string* text;
+    std::unordered_map<std::string, int64_t>* counts;
+};
+
+static void count_piece(void* user, size_t start, size_t end, int32_t id) {
+    if (id >= 0) return;
+    CountCtx* c = (CountCtx*)user;
+    (*c->counts)[c->text->substr(start, end - start)] += 1;
+}
+
+py::tuple count_words(const std::vector<std::string>& texts, const NativeTokenizer& base, int32_t byte_offset) {
     std::unordered_map<std::string, int64_t> counts;
     {
         py::gil_scoped_release release;
-        std::vector<size_t> ends;
-        for (const std::string& f : fragments) {
-            ends.resize(f.size() + 1);
-            size_t n = tok_split(f.data(), f.size(), ends.data(), ends.size());
-            size_t start = 0;
-            for (size_t k = 0; k < n; k++) {
-                counts[f.substr(start, ends[k] - start)] += 1;
-                start = ends[k];
-            }
+        for (const std::string& f : texts) {
+            CountCtx ctx{&f, &counts};
+            if (tokenizer_pieces(base.t, f.data(), f.size(), count_piece, &ctx) != 0)
+                throw std::runtime_error("tokenizer: out of memory while counting words");
         }
     }
     std::vector<const std::pair<const std::string, int64_t>*> order;
@@ -174,8 +181,21 @@ void bind_tokenizer(py::module_& m) {
         ends.resize(n);
         return ends;
     }, py::arg("text"), "end byte offsets of the pre-tokens of text (the C split of SPLIT_PATTERN)");
-    m.def("tok_count_words", &count_words, py::arg("fragments"), py::arg("byte_offset"),
-          "count distinct pre-tokens -> (ids int32, offsets uint64, counts int64), words sorted by bytes");
+    m.def("tok_count_words", &count_words, py::arg("texts"), py::arg("base"), py::arg("byte_offset"),
+          "user-defined cut (by base) + split, count distinct pre-tokens -> (ids int32, offsets uint64, "
+          "counts int64), words sorted by bytes");
+    m.def("tok_pieces", [](const NativeTokenizer& self, const std::string& s) {
+        std::vector<std::pair<std::string, int32_t>> out;
+        struct Ctx { const std::string* s; std::vector<std::pair<std::string, int32_t>>* out; } ctx{&s, &out};
+        auto fn = [](void* user, size_t a, size_t b, int32_t id) {
+            Ctx* c = (Ctx*)user;
+            c->out->emplace_back(c->s->substr(a, b - a), id);
+        };
+        if (tokenizer_pieces(self.t, s.data(), s.size(), fn, &ctx) != 0) throw std::runtime_error("tokenizer: out of memory");
+        std::vector<std::pair<py::bytes, int32_t>> res;
+        for (auto& p : out) res.emplace_back(py::bytes(p.first), p.second);
+        return res;
+    }, py::arg("tokenizer"), py::arg("text"), "the pieces encode works on: (bytes, id) with id -1 for a plain pre-token");
     m.def("tok_train_bpe", &train, py::arg("ids"), py::arg("offsets"), py::arg("counts"), py::arg("vocab"),
           py::arg("forced"), py::arg("n_merges"), py::arg("min_count"),
           "the BPE training loop of csrc/tokenizer.c -> (n, 2) int32 merges (forced ones first)");
