@@ -266,6 +266,21 @@ print(wlan.ifconfig()[0])
     assert failed.status == "budget" and not run_check({"wifi": {}}, failed)[0]
 
 
+def test_pin_map_override_uart_spi_adc_width():
+    code = """from machine import Pin, ADC, UART, SPI
+b = Pin(0, Pin.IN, Pin.PULL_UP)
+a = ADC(Pin(33))
+a.width(ADC.WIDTH_10BIT)
+print(b.value(), a.read())
+UART(1, 9600).write('hi')
+SPI(1).write(b'x')
+"""
+    res = run(code, scenario={"pins": {"button": 0, "ldr": 33}, "button": 0, "light": 4000})
+    assert res.status == "ok", res.error
+    assert res.stdout == "0 1000"
+    assert res.events("uart")[0]["text"] == "hi"
+
+
 def test_random_is_seeded_by_the_scenario():
     code = "import random\nprint(random.randint(0, 10**6))\n"
     a, b, c = run(code), run(code), run(code, scenario={"seed": 7})
