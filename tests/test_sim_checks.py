@@ -129,6 +129,19 @@ def test_led_when_dark():
         run_check({"led_when_dark": {}}, result([]))
 
 
+def test_obstacle_avoid():
+    sc = {"distance_cm": [[0, 100], [2, 10], [3, 100]]}
+    good = result(motors([(0, 50, 50), (2.1, 50, -50), (3.1, 50, 50)]), end_t=4.0, scenario=sc)
+    assert run_check({"obstacle_avoid": {"max_delay_s": 0.3}}, good)[0]
+    crash = result(motors([(0, 50, 50)]), end_t=4.0, scenario=sc)
+    ok, msg = run_check({"obstacle_avoid": {}}, crash)
+    assert not ok and "closer than 20 cm" in msg
+    idle = result(motors([(0, 0, 0)]), end_t=4.0, scenario=sc)
+    assert not run_check({"obstacle_avoid": {}}, idle)[0]
+    with pytest.raises(ValueError, match="distance_cm"):
+        run_check({"obstacle_avoid": {}}, result([]))
+
+
 def test_buzzer_pixels_oled_prints_wifi_event():
     r = result([pwm(0, 23, 0, 1000), pwm(0.5, 23, 32768, 440), pwm(0.7, 23, 0, 440),
                 {"t": 1, "kind": "pixels", "pin": 16, "pixels": [[255, 0, 0]] * 7 + [[0, 0, 255]]},

@@ -22,6 +22,7 @@ seen, so a failing curriculum test explains itself.
 | motors | direction (forward, backward, left, right, stop), for_s=None, tolerance=0.1, exact=false, after=0 | the motors held that direction for at least for_s - tolerance (and at most for_s + tolerance when exact) |
 | motor_sequence | steps: [{direction, for_s?}, ...], tolerance=0.1 | the motor states, in order, contain these steps back to back with those durations |
 | led_when_dark | pin="led", threshold=2048, max_delay_s=0.5, pixels=false | sampled every 50 ms: the LED (or any NeoPixel, with pixels) is on exactly while the scenario's light is below threshold, allowing max_delay_s after each change; the scenario must have both dark and light |
+| obstacle_avoid | threshold_cm=20, max_delay_s=0.5 | sampled every 50 ms: the robot drives forward at some time while the scenario's distance is >= threshold, and never while it is below (allowing max_delay_s after each change) |
 | buzzer | freq=None, tolerance=0.05 (relative), pin="buzzer" | the buzzer PWM sounded (duty > 0) at freq +- tolerance*freq (any freq if None) |
 | pixels | color [r,g,b], index=None, all=true | some write() showed that colour on pixel `index`, or on all pixels (all) or any pixel (all=false) |
 | oled_text | contains, ignore_case=false | some OLED show() displayed text containing the string |
@@ -311,6 +312,36 @@ def check_led_when_dark(result, pin="led", threshold=2048, max_delay_s=0.5, pixe
     return True, f"the {what} was on exactly while dark ({n_dark} dark, {n_light} light samples)"
 
 
+def check_obstacle_avoid(result, threshold_cm=20, max_delay_s=0.5):
+    sc = result.scenario or {}
+    if "distance_cm" not in sc.get("signals", {}):
+        raise ValueError("obstacle_avoid needs a scenario with a 'distance_cm' signal")
+    steps = sc["signals"]["distance_cm"]
+    near = [v is not None and v < threshold_cm for _, v in steps]
+    crossings = [0.0] + [t / 1e6 for (t, _), a, b in zip(steps[1:], near[1:], near) if a != b]
+    segs = _segments(result)
+    bad, n_near, forward_when_clear = [], 0, False
+    t = 0.0
+    while t <= result.end_t + 1e-9:
+        d = value_at(sc, "distance_cm", t, 100)
+        is_near = d is not None and d < threshold_cm
+        moving = next((s[0] for s in segs if s[1] <= t < s[2]), "stop")
+        if not is_near and moving == "forward":
+            forward_when_clear = True
+        if is_near and not any(c <= t < c + max_delay_s for c in crossings):
+            n_near += 1
+            if moving == "forward":
+                bad.append(t)
+        t = round(t + SAMPLE_S, 6)
+    if n_near == 0:
+        return False, "the scenario never brings an obstacle closer than threshold_cm (after max_delay_s)"
+    if bad:
+        return False, f"the robot drove forward with an obstacle closer than {threshold_cm} cm at t={bad[0]:g} ({len(bad)} samples)"
+    if not forward_when_clear:
+        return False, "the robot never drove forward while the way was clear"
+    return True, f"the robot drove forward when clear and never into an obstacle ({n_near} near samples)"
+
+
 def check_buzzer(result, freq=None, tolerance=0.05, pin="buzzer"):
     gpio = _pin(result, pin)
     tones = [e["freq"] for e in result.trace
@@ -385,6 +416,7 @@ CHECKS = {
     "status": check_status, "no_error": check_no_error, "toggles": check_toggles,
     "pin_level": check_pin_level, "servo_angle": check_servo_angle, "servo_sweep": check_servo_sweep,
     "motors": check_motors, "motor_sequence": check_motor_sequence, "led_when_dark": check_led_when_dark,
+    "obstacle_avoid": check_obstacle_avoid,
     "buzzer": check_buzzer, "pixels": check_pixels, "oled_text": check_oled_text, "prints": check_prints,
     "wifi": check_wifi, "event": check_event,
 }
@@ -433,3 +465,11 @@ def run_check(spec, result):
         return CHECKS[kind](result, **params)
     except TypeError as e:
         raise ValueError(f"check {kind!r}: bad parameters {sorted(params)}: {e}") from None
+
+
+def check_program(code, spec, scenario=None, budget_s=5.0, **run_kw):
+    """Run a program in the sandbox and judge it: (ok, message, SimResult)."""
+    from robolm.sim.runner import run
+    result = run(code, scenario=scenario, budget_s=budget_s, **run_kw)
+    ok, msg = run_check(spec, result)
+    return ok, msg, result
