@@ -455,3 +455,16 @@ def test_stand_in_firmware_is_used_from_firmware_dir(tmp_path):
         "    def led_on(self):\n        self.led.value(1)\n")
     res = run("from robot import Robot\nRobot().led_on()\n", firmware_dir=tmp_path)
     assert res.status == "ok" and pin_events(res, 2) == [(0.0, 0), (0.0, 1)]
+
+
+def test_command_line(tmp_path, capsys):
+    from robolm.sim.__main__ import main
+    prog, chk, sc = tmp_path / "p.py", tmp_path / "c.yaml", tmp_path / "s.yaml"
+    prog.write_text(BLINK)
+    chk.write_text("toggles: {pin: led, period_s: 1.0}\n")
+    sc.write_text("light: 100\n")
+    assert main([str(prog), "--budget", "2", "--check", str(chk), "--scenario", str(sc)]) == 0
+    out = capsys.readouterr().out
+    assert "status: budget" in out and "PASS" in out and "0.5000s  pin" in out
+    chk.write_text("toggles: {pin: led, period_s: 3.0}\n")
+    assert main([str(prog), "--budget", "2", "--check", str(chk), "--json"]) == 1
