@@ -4,9 +4,10 @@
 #   1. read the job (code, scenario, budget) from job.json in the fresh temp dir,
 #   2. load the simulated modules (and the robot firmware) while files are still reachable,
 #   3. compile the program (a SyntaxError ends here with status syntax_error),
-#   4. lock down: unmount the whole filesystem (no open(), no file imports), remove
-#      open/execfile/input, and replace __import__ by a whitelist that hands out the
-#      simulated modules and a few pure built-ins only (no os, socket, uctypes, vfs, ...),
+#   4. lock down: unmount the whole filesystem (no open(), no file imports), replace
+#      open/execfile/input by refusals, exec/eval/compile by versions that refuse viper and
+#      inline assembler, and __import__ by a whitelist that hands out the simulated modules
+#      and a few pure built-ins only (no os, socket, uctypes, vfs, real sys or builtins, ...),
 #   5. run the program; its end (ok, budget, error, timeout) is written as the last line.
 # Everything dangerous lives in local variables of main(): nothing the program can
 # reach through a function's __globals__ holds the real sys, vfs or stdout.
@@ -123,7 +124,11 @@ def main():
     stream = Stream()
 
     def sim_print(*args, sep=" ", end="\n", file=None):
-        emit_text(sep.join([str(a) for a in args]) + end)
+        text = sep.join([str(a) for a in args]) + end
+        if file is not None and file is not stream:
+            file.write(text)  # e.g. an io.StringIO of the program's own
+        else:
+            emit_text(text)
 
     def sim_exit(code=0):
         raise SystemExit(code)
@@ -215,6 +220,7 @@ def main():
     # ---- lock down --------------------------------------------------------------------------
     gc.collect()
     vfs.umount("/")
+
     def not_here(*a, **k):
         raise OSError("files and the console are not available in the robot simulator")
 
