@@ -701,12 +701,18 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             return default, "en"
         return t, lang
 
+    held_out_prompts = {t["prompt"] for t in build_test_prompts(families, projects, i18n)}
+
     def add_code(src, split, grade, prompt, code, hardware, lang, extra):
+        if split != "test" and prompt in held_out_prompts:   # final guard: no test wording in training
+            stats.count(stats.augment, "skipped_test_prompt")
+            return False
         ex = {"type": "code", "grade": grade, "prompt": prompt, "code": code, "hardware": hardware,
               "api_functions": api_functions(code), "lang": lang, "split": split, "source": src}
         ex.update(extra)
         examples.append(ex)
         stats.count(stats.examples, ("code", lang))
+        return True
 
     def add_explain(src, split, grade, code, explanation, lang, extra):
         ex = {"type": "explain", "grade": grade, "code": code, "explanation": explanation, "lang": lang,
@@ -802,10 +808,10 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             if alang != qlang:
                 question, qlang, answer = q["question"], "en", q["answer"]
             code = (comment_prose(answer) + "\n" + q["code"]).strip() if q.get("code") else comment_prose(answer)
-            add_code(f"instruction:{q['id']}", split, q.get("grade", 0), question, code,
-                     q.get("hardware", []), qlang, {"instruction": q["id"], "kind": "instruction"})
-            examples[-1]["type"] = "instruction"
-            examples[-1]["response"] = answer
+            if add_code(f"instruction:{q['id']}", split, q.get("grade", 0), question, code,
+                        q.get("hardware", []), qlang, {"instruction": q["id"], "kind": "instruction"}):
+                examples[-1]["type"] = "instruction"
+                examples[-1]["response"] = answer
     return examples, stats
 
 
@@ -987,8 +993,7 @@ def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3,
                 f"project:{p['id']}", p.get("family"), p.get("slots"))
         en = p["prompts"]
         held = held_prompt_index(en)
-        for k in sorted({held if held is not None else 0, 0}):
-            entry(f"{p['id']}-en-{k}", en[k], "en", *args)
+        entry(f"{p['id']}-en", en[held if held is not None else 0], "en", *args)
         for lang in langs:
             if lang == "en":
                 continue

@@ -1,0 +1,136 @@
+"""prepare.py end to end in --tiny mode: file formats, loss masks, language shares vs the config,
+no leakage of held-out projects/values/paraphrases into training, determinism."""
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from robolm import corpus as C
+from robolm.languages import load_language_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+
+
+def run_prepare(out, *extra):
+    cmd = [sys.executable, str(ROOT / "prepare.py"), "--tiny", "--out", str(out), *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    log = run_prepare(out)
+    return out, log
+
+
+def sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_outputs_and_formats(tiny):
+    out, log = tiny
+    for step in ("load + validate", "augment", "simulate", "tokenizer", "tokenize", "write"):
+        assert step in log
+    meta = json.loads((out / "metadata.json").read_text())
+    from robolm.tokenizer import Tokenizer
+    tok = Tokenizer.load(meta["tokenizer_path"])
+    assert meta["vocab_size"] == tok.vocab_size and meta["tokenizer_hash"] == tok.hash
+    assert meta["simulation"]["projects"]["passed"] == 100
+    for split in ("train", "val"):
+        ids = np.fromfile(out / f"sft_{split}.bin", dtype=np.uint16)
+        mask = np.fromfile(out / f"sft_{split}_mask.bin", dtype=np.uint8)
+        offs = np.fromfile(out / f"sft_{split}_offsets.bin", dtype=np.int64)
+        assert len(ids) == len(mask) == meta["tokens"]["sft"][split]["tokens"] and len(offs) > 0
+        assert set(np.unique(mask)) <= {0, 1} and np.all(np.diff(offs) > 0) and offs[0] == 0
+        assert ids.max() < tok.vocab_size
+        ends = list(offs[1:]) + [len(ids)]
+        for a, b in list(zip(offs, ends))[:50]:
+            ex, m = ids[a:b].tolist(), mask[a:b].tolist()
+            assert ex[0] == tok.special_tokens["<bos>"] and ex[-1] == tok.special_tokens["<eos>"]
+            first = m.index(1)
+            assert ex[first - 1] in (tok.special_tokens["[CODE]"], tok.special_tokens["[EXPLAIN]"])
+            assert all(m[first:])
+    train = np.fromfile(out / "train.bin", dtype=np.uint16)
+    assert len(train) == meta["tokens"]["pretrain_train"] and (train == tok.special_tokens["<eos>"]).sum() > 100
+    rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {"code", "explain", "instruction", "doc"} <= {r["type"] for r in rows}
+    code = next(r for r in rows if r["type"] == "code")
+    assert {"type", "grade", "prompt", "code", "hardware", "api_functions", "lang"} <= set(code)
+
+
+def test_no_leakage_into_training(tiny):
+    out, _ = tiny
+    rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    train = [r for r in rows if r.get("split") == "train" and r["type"] != "doc"]
+    projects = C.load_syllabus()
+    held_projects = {p["id"] for p in projects if p["split"] != "train"}
+    assert not any(r.get("project") in held_projects for r in train)
+    test_codes = {p["micropython_code"] for p in projects if p["split"] == "test"}
+    assert not any(r.get("code") in test_codes for r in rows if r.get("split") == "train")
+    families = {f["id"]: f for f in C.load_families()}
+    tests = json.loads((out / "test_prompts.json").read_text(encoding="utf-8"))
+    test_instances = {C.instance_key(t["family"], t["slots"]) for t in tests if t.get("family")}
+    train_instances = {r["instance"] for r in train if r.get("instance")}
+    assert not (test_instances & train_instances)
+    train_prompts = {r["prompt"] for r in train if "prompt" in r}
+    assert not any(t["prompt"] in train_prompts for t in tests)
+    # the held-out paraphrase template of each family never appears in training
+    for r in train:
+        fam = families.get(r.get("family"))
+        if fam and r["type"] == "code" and r["lang"] == "en" and r.get("source", "").startswith("family:"):
+            held = C.held_prompt_index(fam["prompts"])
+            if held is not None:
+                pattern = C.fill(fam["prompts"][held], {k: "\0" for k in fam["slots"]})
+                pieces = [p for p in pattern.split("\0") if len(p) > 3]
+                assert not all(p in r["prompt"] for p in pieces), (fam["id"], r["prompt"])
+
+
+def test_deterministic(tiny, tmp_path):
+    out, _ = tiny
+    run_prepare(tmp_path / "again")
+    for name in ("train.bin", "val.bin", "sft_train.bin", "sft_train_mask.bin", "sft_val.bin", "corpus.jsonl",
+                 "test_prompts.json", "tokenizer/tokenizer.json"):
+        assert sha(out / name) == sha(tmp_path / "again" / name), name
+
+
+def _fake_translations(raw, langs):
+    """Synthetic i18n files (a marker word in the language's script + the English) so the
+    mixing can be measured before the real translations exist."""
+    en = yaml.safe_load((raw / "i18n" / "en.yaml").read_text(encoding="utf-8"))
+    marks = {"hi": "परीक्षण", "es": "prueba", "ta": "சோதனை"}
+    for lang in langs:
+        fams = {k: {"prompts": [f"{marks[lang]} {p}" for p in v["prompts"]], "explain": f"{marks[lang]} {v['explain']}"}
+                for k, v in en["families"].items()}
+        (raw / "i18n" / f"{lang}.yaml").write_text(yaml.safe_dump({"lang": lang, "families": fams}, allow_unicode=True),
+                                                  encoding="utf-8")
+
+
+def test_language_shares_follow_the_config(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    _fake_translations(raw, ["hi", "es"])
+    cfg = tmp_path / "lang.yaml"
+    cfg.write_text("name: t\nenabled_languages:\n  - {code: hi, weight: 3}\n  - {code: es, weight: 1}\n  - {code: en}\n"
+                   "mixing_strategy: proportional\nenglish_ratio: 0.4\n")
+    out = tmp_path / "out"
+    run_prepare(out, "--raw", str(raw), "--language-config", str(cfg), "--no-sim", "--samples-per-family", "12")
+    rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    fam_rows = [r for r in rows if r["type"] in ("code", "explain") and r.get("source", "").startswith("family:")]
+    n = len(fam_rows)
+    target = load_language_config(cfg).target_shares()
+    for lang, share in target.items():
+        got = sum(r["lang"] == lang for r in fam_rows) / n
+        assert abs(got - share) < 0.05, (lang, got, share, n)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert set(meta["language_shares"]) == {"hi", "es", "en"}
+    hi = next(r for r in fam_rows if r["lang"] == "hi" and r["type"] == "code")
+    assert "परीक्षण" in hi["prompt"]
