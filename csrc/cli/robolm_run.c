@@ -58,6 +58,23 @@ static int on_token(int32_t id, void* user) {
     return 0;
 }
 
+// Peak resident memory in MB: VmHWM of /proc/self/status (reset by exec, unlike getrusage's
+// ru_maxrss, which keeps the parent's peak across fork + exec), else getrusage.
+static double peak_rss_mb(void) {
+    FILE* f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long kb = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        fclose(f);
+        if (kb >= 0) return kb / 1024.0;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
 static int parse_int(const char* s, const char* flag, long lo, long hi, long* out) {
     char* end;
     errno = 0;
@@ -187,11 +204,9 @@ int main(int argc, char** argv) {
     fflush(stdout);
     if (n < 0) { fprintf(stderr, "robolm_run: %s\n", err); free(ids); rl_free(&m); return 1; }
     if (stats) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
         fprintf(stderr, "prompt: %d tokens, %.1f tok/s | generation: %d tokens, %.1f tok/s | threads %d | peak RSS %.1f MB\n",
                 st.n_prompt, st.prompt_seconds > 0 ? st.n_prompt / st.prompt_seconds : 0.0, st.n_generated,
-                st.gen_seconds > 0 ? st.n_generated / st.gen_seconds : 0.0, quant_get_threads(), ru.ru_maxrss / 1024.0);
+                st.gen_seconds > 0 ? st.n_generated / st.gen_seconds : 0.0, quant_get_threads(), peak_rss_mb());
     }
     free(ids);
     rl_free(&m);
