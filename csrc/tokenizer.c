@@ -752,10 +752,12 @@ static size_t find_ud_spans(const Tokenizer* t, const uint8_t* s, size_t len, Sp
     Span* cand = NULL;
     for (size_t pos = 0; pos < len; pos++) {  // every occurrence, in order of position
         size_t b0 = t->ud_byte_start[s[pos]], b1 = t->ud_byte_start[s[pos] + 1];
+        if (b0 == b1) continue;
         for (size_t k = b0; k < b1; k++) {
             int32_t u = t->ud_by_byte[k];
+            const char* tx = t->tok[t->ud[u]];
             size_t L = t->tok_len[t->ud[u]];
-            if (L > len - pos || memcmp(s + pos, t->tok[t->ud[u]], L) != 0) continue;
+            if (L > len - pos || (L > 1 && s[pos + 1] != (uint8_t)tx[1]) || memcmp(s + pos, tx, L) != 0) continue;
             if (n == cap) {
                 cap = cap ? 2 * cap : 64;
                 Span* c2 = (Span*)realloc(cand, cap * sizeof(Span));
