@@ -468,3 +468,21 @@ def test_command_line(tmp_path, capsys):
     assert "status: budget" in out and "PASS" in out and "0.5000s  pin" in out
     chk.write_text("toggles: {pin: led, period_s: 3.0}\n")
     assert main([str(prog), "--budget", "2", "--check", str(chk), "--json"]) == 1
+
+
+def test_idle_main_loop_with_timer_runs_timers_to_the_budget():
+    code = """from machine import Pin, Timer
+led = Pin(2, Pin.OUT)
+Timer(0).init(period=500, mode=Timer.PERIODIC, callback=lambda t: led.value(not led.value()))
+while True:
+    pass
+"""
+    res = run(code, budget_s=2.0)
+    assert res.status == "budget", res.error
+    assert [t for t, _ in pin_events(res, 2)] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert res.wall_s < 2.0 + 0.5   # interrupted after about 0.5 s of idling (CPU), not the 2 s timeout
+
+
+def test_sleep_zero_loop_still_ends_at_budget():
+    res = run("import time\nwhile True:\n    time.sleep(0)\n", budget_s=1.0)
+    assert res.status == "budget"

@@ -288,6 +288,16 @@ def main():
         status, error = "timeout", str(e)
     except KeyboardInterrupt:
         status, error = "timeout", "wall-clock timeout: the program ran too long without sleeping"
+        if _sim.timers or _sim.irqs:
+            # `while True: pass` after arming timers/interrupts: on the board the loop idles
+            # while they work, so run them until the budget.
+            try:
+                _sim.run_background()
+            except _sim.SimBudget:
+                status, error = "budget", None
+            except BaseException as e:
+                tb = format_exc(e)
+                status, error = "error", tb.strip().split("\n")[-1]
     except MemoryError as e:
         tb = format_exc(e)
         status, error = "error", "MemoryError: the program used more memory than the board has"

@@ -102,6 +102,7 @@ class Pin:
             _sim.irqs.pop(self._id, None)
         else:
             _sim.irqs[self._id] = (handler, trigger, self)
+            _sim.armed()
         return None
 
     def mode(self, *args):
@@ -432,6 +433,7 @@ class Timer:
         self._next_us = _sim.now_us + period_us
         if self not in _sim.timers:
             _sim.timers.append(self)
+            _sim.armed()
 
     def deinit(self):
         if self in _sim.timers:
