@@ -175,23 +175,38 @@ def _texts(node, path=""):
 
 @pytest.mark.parametrize("lang", [c for c in LANG_CODES if c != "en" and (RAW / "i18n" / f"{c}.yaml").exists()])
 def test_translations_are_in_their_script_and_keep_placeholders(lang):
+    """Each translated text: known key, no unknown {placeholder}, not a copy of the English;
+    at least 85% of a language's texts (and one entry of every list) in the language's script
+    (Latin-script extras such as Hinglish are allowed)."""
     en = yaml.safe_load((RAW / "i18n" / "en.yaml").read_text(encoding="utf-8"))
     tr = yaml.safe_load((RAW / "i18n" / f"{lang}.yaml").read_text(encoding="utf-8"))
     assert tr.get("lang") == lang
+    latin = lang in ("es", "fr", "pt")
+    n_total = n_script = 0
     for section in ("families", "projects", "instructions"):
         for key, entry in (tr.get(section) or {}).items():
             assert key in (en.get(section) or {}), f"{lang}: unknown {section} key {key}"
-            for path, text in _texts(entry):
-                field = path.split(".")[1].split("[")[0] if "." in path else path
+            for field, value in entry.items():
                 src = en[section][key].get(field)
-                src_text = " ".join(src) if isinstance(src, list) else str(src)
-                if text.strip() == "" or field == "title" and len(text) < 4:
-                    continue
-                if lang not in ("es", "fr", "pt"):
-                    assert text_in_language_script(text, lang), f"{lang} {section}.{key}{path}: {text[:60]}"
-                assert text.strip() not in src_text or len(text) < 12, f"{lang} {section}.{key}{path} copies the English"
-                allowed = set(re.findall(r"\{(\w+)\}", src_text))
-                assert set(re.findall(r"\{(\w+)\}", text)) <= allowed, f"{lang} {section}.{key}{path}: unknown placeholder"
+                assert src is not None, f"{lang}: {section}.{key}.{field} is not in en.yaml"
+                src_texts = src if isinstance(src, list) else [str(src)]
+                allowed = set(re.findall(r"\{(\w+)\}", " ".join(src_texts)))
+                texts = [t for t in (value if isinstance(value, list) else [value]) if str(t).strip()]
+                in_script = []
+                for t in texts:
+                    t = str(t)
+                    assert set(re.findall(r"\{(\w+)\}", t)) <= allowed, f"{lang} {section}.{key}.{field}: unknown placeholder in {t!r}"
+                    assert t.strip() not in [x.strip() for x in src_texts] or len(t) < 16, f"{lang} {section}.{key}.{field} copies the English: {t!r}"
+                    ok = latin or text_in_language_script(t, lang)
+                    in_script.append(ok)
+                    n_total += 1
+                    n_script += ok
+                if texts and len(re.sub(r"[\W\d_]", "", " ".join(map(str, texts)))) > 12:
+                    assert any(in_script), f"{lang} {section}.{key}.{field}: no entry in the language's script"
+    for k in (tr.get("comments") or {}):
+        assert k in en["comments"], f"{lang}: comment key {k!r} is not an English comment in en.yaml"
+    if n_total:
+        assert n_script / n_total >= 0.85, f"{lang}: only {n_script}/{n_total} texts in its script"
 
 
 def test_test_prompts_file():
