@@ -124,6 +124,13 @@ def parse_output(raw, budget_s, norm):
     return res
 
 
+def _plain(x):
+    """json.dumps fallback: NumPy scalars and arrays in a scenario become plain numbers/lists."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"scenario value {x!r} of type {type(x).__name__} is not a number, list or string")
+
+
 class _Server:
     """One fork server process; one job at a time."""
 
@@ -146,7 +153,7 @@ class _Server:
 
     def request(self, job):
         with self.lock:
-            self.proc.stdin.write(json.dumps(job) + "\n")
+            self.proc.stdin.write(json.dumps(job, default=_plain) + "\n")
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
         if not line:

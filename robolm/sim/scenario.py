@@ -47,6 +47,8 @@ KEYS = ("pins", "distance_cm", "line_left", "line_right", "line", "light", "pote
 
 def _steps(name, v):
     """A constant or [[t_s, value], ...] -> [[t_us, value], ...] sorted by time."""
+    if hasattr(v, "tolist"):  # NumPy scalar or array
+        v = v.tolist()
     if isinstance(v, (int, float, bool)) or v is None:
         return [[0, v]]
     if not isinstance(v, (list, tuple)) or not v:
