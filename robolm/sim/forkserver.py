@@ -20,12 +20,14 @@ Forking a preloaded process costs about 4 ms per program instead of about 25 ms 
 interpreter. The program itself never runs in this process or in the caller's process.
 """
 
+import hashlib
 import json
 import os
 import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -44,25 +46,51 @@ BOOT = "import sys\nsys.path.clear()\nsys.path.append(%r)\nimport _sandbox\n_san
 
 
 def compile_mpy(src_dir, mpy_cross):
-    """Precompile the simulated modules to .mpy (faster import); None if mpy-cross fails."""
-    out = tempfile.mkdtemp(prefix="robolm-sim-mpy-")
+    """Precompile every .py in src_dir to .mpy (faster import); None if mpy-cross fails.
+
+    The result lives in a cache folder named by a hash of the sources, shared by all fork
+    servers of this user and kept between runs (a few tens of KB per version); it is built in
+    a private folder and renamed into place, so a folder that exists is complete."""
     try:
-        for name in sorted(os.listdir(src_dir)):
-            if name.endswith(".py"):
-                subprocess.run([mpy_cross, "-o", os.path.join(out, name[:-3] + ".mpy"),
-                                os.path.join(src_dir, name)], check=True, capture_output=True,
-                               timeout=30)
-        return out
-    except Exception:
-        shutil.rmtree(out, ignore_errors=True)
+        names = sorted(n for n in os.listdir(src_dir) if n.endswith(".py"))
+        h = hashlib.sha256(mpy_cross.encode())
+        for name in names:
+            with open(os.path.join(src_dir, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read() + b"\0")
+    except OSError:
         return None
+    final = os.path.join(tempfile.gettempdir(), f"robolm-sim-mpy-{os.getuid()}-{h.hexdigest()[:16]}")
+    if _own_private_dir(final):
+        return final
+    tmp = tempfile.mkdtemp(prefix="robolm-sim-mpy-build-")
+    try:
+        for name in names:
+            subprocess.run([mpy_cross, "-o", os.path.join(tmp, name[:-3] + ".mpy"),
+                            os.path.join(src_dir, name)], check=True, capture_output=True, timeout=30)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another server got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final if _own_private_dir(final) else None
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+
+
+def _own_private_dir(path):
+    """A folder owned by this user that nobody else can write (never trust a planted cache)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and (st.st_mode & 0o077) == 0
 
 
 _firmware_cache = {}  # firmware folder -> (fingerprint, folder of .mpy files)
 
 
 def firmware_mpy(firmware_dir, mpy_cross):
-    """The firmware folder precompiled to .mpy (cached until a .py file changes).
+    """The firmware folder precompiled to .mpy (recompiled when a .py file changes).
 
     Falls back to the source folder when mpy-cross is missing or refuses a file, so that
     MicroPython itself reports the firmware's error to the program that imports it."""
@@ -77,12 +105,7 @@ def firmware_mpy(firmware_dir, mpy_cross):
     cached = _firmware_cache.get(firmware_dir)
     if cached and cached[0] == stamp:
         return cached[1]
-    out = compile_mpy(firmware_dir, mpy_cross)
-    if cached:
-        shutil.rmtree(cached[1], ignore_errors=True)
-    if out is None:
-        _firmware_cache.pop(firmware_dir, None)
-        return firmware_dir
+    out = compile_mpy(firmware_dir, mpy_cross) or firmware_dir
     _firmware_cache[firmware_dir] = (stamp, out)
     return out
 
@@ -351,11 +374,8 @@ def main():
             res["server_cpu_s"] = time.process_time() - cpu0
             out.write(json.dumps(res) + "\n")
             out.flush()
-    finally:
-        if mpdir != src_dir:
-            shutil.rmtree(mpdir, ignore_errors=True)
-        for _, folder in _firmware_cache.values():
-            shutil.rmtree(folder, ignore_errors=True)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
