@@ -401,6 +401,104 @@ float* rl_forward(rl_model* m, int token, int pos) {
     return s->logits;
 }
 
+// ---------------------------------------------------------------- prefill (the prompt, batched)
+// The same arithmetic as rl_forward for T consecutive positions at once: every matmul is
+// matmul_typed_batch (each weight row is read once for all T rows, the same dot kernel per
+// row, so the results equal T calls of rl_forward), attention stays per position.
+#define PREFILL_CHUNK 64
+
+static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, float* all_logits) {
+    const rl_config* c = &m->config;
+    const rl_weights* w = &m->weights;
+    rl_state* s = &m->state;
+    int D = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->hidden_dim;
+    int kv_dim = KV * hd, q_dim = H * hd, group = H / KV;
+    size_t n = (size_t)T;
+    float* x = (float*)malloc(n * D * sizeof(float));        // (T, D)
+    float* xb = (float*)malloc(n * D * sizeof(float));       // (T, D)
+    float* q = (float*)malloc(n * q_dim * sizeof(float));    // (T, H*hd)
+    float* k = (float*)malloc(n * kv_dim * sizeof(float));   // (T, KV*hd)
+    float* v = (float*)malloc(n * kv_dim * sizeof(float));   // (T, KV*hd)
+    float* ao = (float*)malloc(n * q_dim * sizeof(float));   // (T, H*hd)
+    float* hb = (float*)malloc(n * F * sizeof(float));       // (T, F)
+    float* hb2 = (float*)malloc(n * F * sizeof(float));      // (T, F)
+    int ok = x && xb && q && k && v && ao && hb && hb2;
+    if (ok) {
+        // torch: h = self.tok_embeddings(tokens)
+        size_t row = quant_row_bytes(w->tok_embeddings.type, D);
+        for (int t = 0; t < T; t++)
+            dequantize_row(x + (size_t)t * D, (const uint8_t*)w->tok_embeddings.data + (size_t)tokens[t] * row,
+                           w->tok_embeddings.type, D);
+        for (int l = 0; l < c->n_layers; l++) {
+            float* kc = s->key_cache + (size_t)l * c->seq_len * kv_dim;
+            float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
+            for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
+            matmul_typed_batch(q, xb, w->wq[l].data, w->wq[l].type, D, q_dim, T);
+            matmul_typed_batch(k, xb, w->wk[l].data, w->wk[l].type, D, kv_dim, T);
+            matmul_typed_batch(v, xb, w->wv[l].data, w->wv[l].type, D, kv_dim, T);
+            for (int t = 0; t < T; t++) {
+                int pos = start + t;
+                rope(q + (size_t)t * q_dim, H, hd, pos, c->rope_theta);
+                rope(k + (size_t)t * kv_dim, KV, hd, pos, c->rope_theta);
+                memcpy(kc + (size_t)pos * kv_dim, k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+                memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+            }
+            float scale = 1.0f / sqrtf((float)hd);
+            for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
+                int pos = start + t;
+                for (int h = 0; h < H; h++) {
+                    const float* qh = q + (size_t)t * q_dim + (size_t)h * hd;
+                    float* att = s->att + (size_t)h * c->seq_len;
+                    int kvh = h / group;
+                    for (int u = 0; u <= pos; u++) {
+                        const float* kk = kc + (size_t)u * kv_dim + (size_t)kvh * hd;
+                        float score = 0.0f;
+                        for (int i = 0; i < hd; i++) score += qh[i] * kk[i];
+                        att[u] = score * scale;
+                    }
+                    softmax(att, pos + 1);
+                    float* out = ao + (size_t)t * q_dim + (size_t)h * hd;
+                    memset(out, 0, (size_t)hd * sizeof(float));
+                    for (int u = 0; u <= pos; u++) {
+                        const float* vv = vc + (size_t)u * kv_dim + (size_t)kvh * hd;
+                        float a = att[u];
+                        for (int i = 0; i < hd; i++) out[i] += a * vv[i];
+                    }
+                }
+            }
+            matmul_typed_batch(xb, ao, w->wo[l].data, w->wo[l].type, q_dim, D, T);
+            for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
+            for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);
+            matmul_typed_batch(hb, xb, w->w1[l].data, w->w1[l].type, D, F, T);
+            matmul_typed_batch(hb2, xb, w->w3[l].data, w->w3[l].type, D, F, T);
+            for (int t = 0; t < T; t++) swiglu(hb + (size_t)t * F, hb2 + (size_t)t * F, F);
+            matmul_typed_batch(xb, hb, w->w2[l].data, w->w2[l].type, F, D, T);
+            for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
+        }
+        // torch: logits = self.output(self.norm(h)); every row if asked, else the last
+        for (int t = all_logits ? 0 : T - 1; t < T; t++) {
+            rmsnorm(s->x, x + (size_t)t * D, w->norm, D, c->norm_eps);
+            matmul_w(s->logits, s->x, &w->tok_embeddings);
+            if (all_logits) memcpy(all_logits + (size_t)t * c->vocab_size, s->logits, (size_t)c->vocab_size * sizeof(float));
+        }
+    }
+    free(x); free(xb); free(q); free(k); free(v); free(ao); free(hb); free(hb2);
+    return ok ? 0 : -1;
+}
+
+float* rl_prefill(rl_model* m, const int32_t* tokens, int T, int start_pos, float* all_logits) {
+    const rl_config* c = &m->config;
+    if (T <= 0 || start_pos < 0 || start_pos > c->seq_len - T) return NULL;
+    for (int t = 0; t < T; t++) if (tokens[t] < 0 || tokens[t] >= c->vocab_size) return NULL;
+    for (int t0 = 0; t0 < T; t0 += PREFILL_CHUNK) {
+        int len = T - t0 < PREFILL_CHUNK ? T - t0 : PREFILL_CHUNK;
+        if (prefill_chunk(m, tokens + t0, len, start_pos + t0,
+                          all_logits ? all_logits + (size_t)t0 * c->vocab_size : NULL) != 0)
+            return NULL;
+    }
+    return m->state.logits;
+}
+
 // ============================================================================ sampler
 
 // xorshift64* (llama2.c's random_u32); robolm/numpy_model.py::XorShiftRng is its twin
@@ -597,7 +695,8 @@ int rl_generate(rl_model* m, const int32_t* prompt, int n_prompt, int max_new, r
     if (!scratch) { snprintf(err, err_size, "out of memory"); return -1; }
     double t0 = now_seconds();
     float* logits = NULL;
-    for (int pos = 0; pos < n_prompt; pos++) logits = rl_forward(m, prompt[pos], pos);
+    logits = rl_prefill(m, prompt, n_prompt, 0, NULL);
+    if (!logits) { free(scratch); snprintf(err, err_size, "out of memory for the prompt"); return -1; }
     double t1 = now_seconds();
     int n = 0, pos = n_prompt;
     while (n < max_new) {

@@ -60,9 +60,12 @@ def test_native_matches_torch_logits_and_greedy(tiny):
     got = m.forward(PROMPT)
     print("max |native - torch| =", np.abs(got - ref).max())
     assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-4
-    # start_pos continues from the cache
+    # start_pos continues from the cache; the one-token reference path agrees with the batched one
     tail = m.forward(PROMPT[5:], start_pos=5)
     assert np.abs(tail - ref[5:]).max() < 1e-4
+    one = m.forward(PROMPT, batched=False)
+    print("max |batched - one token at a time| =", np.abs(one - got).max())
+    assert np.abs(one - got).max() < 1e-5
     assert m.generate(PROMPT, 24, stop_ids=[]) == torch_greedy(model, PROMPT, 24)
 
 
@@ -180,3 +183,16 @@ def test_numpy_model_tokenizer_and_prompt_equal_python(tiny):
     assert nm.decode(tok.encode(MULTILINGUAL)) == MULTILINGUAL
     out = list(nm.generate(ids[-10:], 5))
     assert 1 <= len(out) <= 5 and all(0 <= t < args.vocab_size for t in out)
+
+
+def test_prefill_over_several_chunks_equals_one_token_steps(tiny, tmp_path):
+    n = need_native()
+    from test_gguf import make_model, write_model_file
+    _, _, tok, _ = tiny
+    model, args = make_model(tok.vocab_size, seed=3, max_seq_len=160)
+    path = write_model_file(tmp_path / "long.gguf", model, args, tok, "q8_0")
+    m = n.Model(str(path))
+    ids = [int(i) for i in np.random.default_rng(0).integers(39, tok.vocab_size, 150)]
+    batched, steps = m.forward(ids), m.forward(ids, batched=False)   # 150 = 64 + 64 + 22 positions
+    assert np.abs(batched - steps).max() < 1e-5
+    assert m.generate(ids, 1, stop_ids=[]) == [int(np.argmax(steps[-1]))]

@@ -51,8 +51,9 @@ public:
 
     std::vector<int32_t> stop_ids() const { return std::vector<int32_t>(m_.stop_ids, m_.stop_ids + m_.n_stop); }
 
-    // logits (T, V) for every position of tokens, starting at start_pos (0 = an empty cache)
-    py::array_t<float> forward(const std::vector<int32_t>& tokens, int start_pos) {
+    // logits (T, V) for every position of tokens, starting at start_pos (0 = an empty cache);
+    // batched = rl_prefill (matrix-matrix), else one rl_forward per token (the reference)
+    py::array_t<float> forward(const std::vector<int32_t>& tokens, int start_pos, bool batched) {
         check_tokens(tokens);
         const int V = m_.config.vocab_size;
         if (start_pos < 0 || (size_t)start_pos + tokens.size() > (size_t)m_.config.seq_len)
@@ -61,14 +62,20 @@ public:
                                   std::to_string(m_.config.seq_len));
         py::array_t<float> out({(py::ssize_t)tokens.size(), (py::ssize_t)V});
         float* dst = out.mutable_data();
+        bool ok = true;
         {
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(runtime_mutex);
-            for (size_t i = 0; i < tokens.size(); i++) {
-                const float* logits = rl_forward(&m_, tokens[i], start_pos + (int)i);
-                std::copy(logits, logits + V, dst + i * (size_t)V);
+            if (batched && !tokens.empty()) {
+                ok = rl_prefill(&m_, tokens.data(), (int)tokens.size(), start_pos, dst) != nullptr;
+            } else {
+                for (size_t i = 0; i < tokens.size(); i++) {
+                    const float* logits = rl_forward(&m_, tokens[i], start_pos + (int)i);
+                    std::copy(logits, logits + V, dst + i * (size_t)V);
+                }
             }
         }
+        if (!ok) throw py::value_error("forward: out of memory");
         return out;
     }
 
@@ -156,7 +163,7 @@ void bind_runtime(py::module_& m) {
         .def(py::init<const std::string&>(), py::arg("path"))
         .def_property_readonly("config", &Model::config)
         .def_property_readonly("stop_ids", &Model::stop_ids)
-        .def("forward", &Model::forward, py::arg("tokens"), py::arg("start_pos") = 0,
+        .def("forward", &Model::forward, py::arg("tokens"), py::arg("start_pos") = 0, py::arg("batched") = true,
              "logits (T, vocab) float32 for tokens at positions start_pos.. (the KV cache keeps earlier ones)")
         .def("generate", &Model::generate, py::arg("prompt_ids"), py::arg("max_new_tokens") = 200,
              py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 1,
