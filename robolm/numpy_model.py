@@ -59,7 +59,7 @@ def config_from_gguf(f):
         if not 0 < v <= (1 << 24):
             _fail(f.path, f"{name} = {v} is absurd")
     if cfg.dim % cfg.n_heads or cfg.head_dim % 2:
-        _fail(f.path, f"dim {cfg.dim} does not split into {cfg.n_heads} heads of even size")
+        _fail(f.path, f"dim {cfg.dim} does not split into {cfg.n_heads} heads of even size (head counts vs dims)")
     if cfg.n_heads % cfg.n_kv_heads:
         _fail(f.path, f"head_count {cfg.n_heads} is not a multiple of head_count_kv {cfg.n_kv_heads}")
     rope_dims = int(f.get("llama.rope.dimension_count", cfg.head_dim))

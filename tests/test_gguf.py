@@ -212,6 +212,13 @@ def _corrupt_variants(good: bytes, tmp_path):
     mism = bytearray(good)
     struct.pack_into("<Q", mism, at + 4 + 8, emb.ne[1] - 1)
     out["vocab_mismatch"] = (bytes(mism), "vocab size vs embedding rows")
+    # head counts that do not divide the width: llama.attention.head_count = 3 for dim 64
+    key = b"llama.attention.head_count"
+    at = good.index(struct.pack("<Q", len(key)) + key) + 8 + len(key)
+    assert struct.unpack_from("<I", good, at)[0] == gguf.UINT32
+    heads = bytearray(good)
+    struct.pack_into("<I", heads, at + 4, 3)
+    out["head_count"] = (bytes(heads), "head counts vs dims")
     return out
 
 
