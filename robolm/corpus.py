@@ -40,7 +40,8 @@ PIN_SETS = {
 FLASH_PINS = set(range(6, 12))
 INPUT_ONLY_PINS = {34, 35, 36, 37, 38, 39}
 FAMILY_KEYS = {"id", "title", "grade", "category", "hardware", "loop", "slots", "derived", "prompts",
-               "questions", "explain", "rename", "code", "scenario", "check", "budget_s", "robot_pins"}
+               "questions", "explain", "rename", "code", "scenario", "check", "budget_s", "robot_pins",
+               "substitutes"}
 FIRMWARE_PIN_ROLES = {"led", "ena", "in1", "in2", "enb", "in3", "in4", "servo", "trig", "echo",
                       "line_left", "line_right", "ldr", "pot", "button", "dht", "buzzer", "neopixel",
                       "sda", "scl"}
@@ -746,6 +747,8 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                 stats.rejected.append((f"family:{fam['id']}", msg))
                 continue
             made += 1
+            if fam.get("substitutes"):
+                used = used + ["hardware_substitution"]
             for t in used:
                 stats.count(stats.augment, t)
             extra = {"family": fam["id"], "instance": key, "style": program["style"],
