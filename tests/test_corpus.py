@@ -219,7 +219,8 @@ def test_test_prompts_file():
         assert r["lang"] in LANG_CODES
         if r["source"].startswith("project:"):
             assert projects[r["source"].split(":")[1]]["split"] == "test"
-    assert sum(r["source"].startswith("family:") for r in rows) == len(C.load_families())
+    fam_en = {r["family"] for r in rows if r["source"].startswith("family:") and r["lang"] == "en"}
+    assert fam_en == {f["id"] for f in C.load_families()}
 
 
 def test_projects_are_distinct():
