@@ -82,3 +82,13 @@ chars = st.characters(blacklist_categories=("Cs", "Cn", "Co"), max_codepoint=0x1
 def test_llamacpp_same_ids_property(pair, text):
     tok, llm, _ = pair
     assert llm.tokenize(text.encode(), add_bos=False, special=False) == tok.encode(text)
+
+
+def test_llamacpp_accepts_padding_tokens(tmp_path):
+    tok = Tokenizer.train(SENTENCES, vocab_size=1200, single_tokens=["import", "Pin.OUT"], user_defined=["    "])
+    assert tok.n_unused > 0
+    write_vocab_gguf(tok, tmp_path / "pad.gguf")
+    llm = llama_cpp.Llama(str(tmp_path / "pad.gguf"), vocab_only=True, verbose=False)
+    assert llm.n_vocab() == tok.vocab_size
+    for s in SENTENCES + ["import x\n    Pin.OUT <unused:0>"]:
+        assert llm.tokenize(s.encode(), add_bos=False, special=False) == tok.encode(s)
