@@ -262,7 +262,7 @@ def run_job(job, mpdir, seccomp=None, mpy_cross=None, landlock=None):
                   "mpdir": mpdir}
         with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
             json.dump(mp_job, f)
-        heap_kb = int(job.get("heap_kb", 512))
+        heap_kb = int(job.get("heap_kb", 256))
         timeout_s = float(job.get("timeout_s", 2.0))
         argv = ["micropython", "-X", "heapsize=%dK" % heap_kb, "-c", BOOT % mpdir]
         as_bytes = SERVER_VM + 256 * 1024 * 1024 + heap_kb * 1024

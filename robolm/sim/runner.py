@@ -216,19 +216,21 @@ def _run_on(server, code, scenario, budget_s, timeout_s, heap_kb, firmware_dir):
     return parse_output(raw, budget_s, norm)
 
 
-def run(code, scenario=None, budget_s=5.0, timeout_s=2.0, heap_kb=512, firmware_dir=None):
+def run(code, scenario=None, budget_s=5.0, timeout_s=2.0, heap_kb=256, firmware_dir=None):
     """Run one program in the sandbox; return a SimResult.
 
     budget_s: virtual seconds before a still-running program is stopped (status "budget").
-    timeout_s: real seconds before a program that never sleeps is stopped (status "timeout").
-    heap_kb: MicroPython heap (an ESP32 without PSRAM has about 100-150 KB free).
+    timeout_s: seconds before a program that never sleeps is stopped (status "timeout"); on a
+               busy machine counted as the child's CPU time, up to 4x timeout_s of real time.
+    heap_kb: MicroPython heap; 256 leaves about 175 KB to a program that loads the firmware
+             (an ESP32 without PSRAM has about 110-200 KB).
     firmware_dir: folder holding robot.py (default: the repo's firmware/ if it exists).
     """
     server = _get_servers(1)[0]
     return _run_on(server, code, scenario, budget_s, timeout_s, heap_kb, firmware_dir)
 
 
-def run_many(codes, scenarios=None, budget_s=5.0, timeout_s=2.0, heap_kb=512, firmware_dir=None,
+def run_many(codes, scenarios=None, budget_s=5.0, timeout_s=2.0, heap_kb=256, firmware_dir=None,
              workers=None):
     """Run many programs (in order of `codes`) on `workers` fork servers (default: CPU count)."""
     codes = list(codes)
