@@ -183,6 +183,14 @@ for _ in range(3):
     assert res.stdout.split() == ["100", "100", "12"]
 
 
+def test_hcsr04_driver_file():
+    code = "from hcsr04 import HCSR04\ns = HCSR04(trigger_pin=5, echo_pin=18, echo_timeout_us=10000)\n" \
+           "print(round(s.distance_cm()))\nprint(s.distance_cm())\n"
+    res = run(code, scenario={"distance_cm": [[0, 33], [0.001, 250]]})
+    assert res.status == "error" and "Out of range" in res.error   # 250 cm needs more than 10 ms
+    assert res.stdout == "33"
+
+
 def test_hcsr04_polling_echo_pin():
     code = """from machine import Pin
 import time

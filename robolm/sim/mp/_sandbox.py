@@ -43,6 +43,7 @@ def main():
     import dht
     import network
     import ssd1306
+    import hcsr04
     import random
     import io as real_io
     random.seed(job.get("seed", 0))
@@ -54,7 +55,7 @@ def main():
 
     provided = {
         "machine": machine, "time": time, "neopixel": neopixel, "dht": dht,
-        "network": network, "ssd1306": ssd1306,
+        "network": network, "ssd1306": ssd1306, "hcsr04": hcsr04,
     }
     robot_error = None
     if job.get("firmware_dir") and "robot" in job["code"]:  # load the firmware only when used
