@@ -49,6 +49,8 @@ SAMPLE_S = 0.05
 
 # ---- trace helpers ---------------------------------------------------------------------
 def _pin(result, pin):
+    if isinstance(pin, str) and pin.strip().isdigit():
+        return int(pin)
     if isinstance(pin, str):
         pins = (result.scenario or {}).get("pins", DEFAULT_PINS)
         if pin not in pins:
