@@ -29,6 +29,7 @@
 
 typedef struct {
     rl_model* m;
+    const char* label;  // the file's path, for messages
     char* err;
     size_t err_size;
     int failed;
@@ -42,7 +43,7 @@ static int refuse(loader* ld, const char* hint, const char* fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    snprintf(ld->err, ld->err_size, "model file: %s. Hint: %s", what,
+    snprintf(ld->err, ld->err_size, "%s: %s. Hint: %s", ld->label, what,
              hint ? hint : "re-export the checkpoint with export_gguf.py");
     return -1;
 }
@@ -170,8 +171,8 @@ static void* alloc_floats(loader* ld, size_t n) {
     return p;
 }
 
-static int load_model(rl_model* m, char* err, size_t err_size) {
-    loader L = {m, err, err_size, 0};
+static int load_model(rl_model* m, const char* label, char* err, size_t err_size) {
+    loader L = {m, label, err, err_size, 0};
     loader* ld = &L;
     rl_config* c = &m->config;
     const gguf_file* f = &m->file;
@@ -293,14 +294,14 @@ static int load_model(rl_model* m, char* err, size_t err_size) {
 int rl_load(rl_model* m, const char* path, char* err, size_t err_size) {
     memset(m, 0, sizeof *m);
     if (gguf_open(&m->file, path, err, err_size) != 0) return -1;
-    if (load_model(m, err, err_size) != 0) { rl_free(m); return -1; }
+    if (load_model(m, path, err, err_size) != 0) { rl_free(m); return -1; }
     return 0;
 }
 
 int rl_load_buffer(rl_model* m, const void* data, size_t size, char* err, size_t err_size) {
     memset(m, 0, sizeof *m);
     if (gguf_parse(&m->file, data, size, "<buffer>", err, err_size) != 0) return -1;
-    if (load_model(m, err, err_size) != 0) { rl_free(m); return -1; }
+    if (load_model(m, "<buffer>", err, err_size) != 0) { rl_free(m); return -1; }
     return 0;
 }
 
@@ -619,7 +620,7 @@ static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || c
 long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const char* hardware, int32_t* out,
                      size_t cap, char* err, size_t err_size) {
     if (!m->prompt_template) {
-        snprintf(err, err_size, "model file: no robolm.prompt.template. Hint: re-export with export_gguf.py");
+        snprintf(err, err_size, "this model file has no robolm.prompt.template. Hint: re-export with export_gguf.py");
         return -1;
     }
     if (!lang || !*lang) lang = "en";

@@ -42,18 +42,44 @@ def _fail(path, what, hint="re-export the checkpoint with export_gguf.py"):
     raise gguf.GGUFError(f"{path}: {what}. Hint: {hint}")
 
 
+def _int_key(f, key, default=None):
+    if key not in f.metadata:
+        if default is None:
+            _fail(f.path, f"metadata key {key!r} is missing")
+        return default
+    if f.value_types[key] not in (gguf.UINT8, gguf.INT8, gguf.UINT16, gguf.INT16, gguf.UINT32, gguf.INT32,
+                                  gguf.UINT64, gguf.INT64):
+        _fail(f.path, f"metadata key {key!r} is not an integer")
+    return int(f.metadata[key])
+
+
+def _float_key(f, key, default=None):
+    if key not in f.metadata:
+        if default is None:
+            _fail(f.path, f"metadata key {key!r} is missing")
+        return default
+    if f.value_types[key] not in (gguf.FLOAT32, gguf.FLOAT64):
+        _fail(f.path, f"metadata key {key!r} is not a float")
+    return float(f.metadata[key])
+
+
 def config_from_gguf(f):
     """Read and cross-check the llama.* hyperparameters (the C loader makes the same checks)."""
     arch = f.require("general.architecture")
     if arch != "llama":
         _fail(f.path, f"general.architecture is {arch!r}; RoboLM runs 'llama'")
-    g = lambda k: int(f.require("llama." + k))  # noqa: E731
+    tokens = f.get("tokenizer.ggml.tokens")
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
+        _fail(f.path, "tokenizer.ggml.tokens is missing or not a non-empty array of strings")
+    g = lambda k: _int_key(f, "llama." + k)  # noqa: E731
     n_heads = g("attention.head_count")
     cfg = Config(dim=g("embedding_length"), hidden_dim=g("feed_forward_length"), n_layers=g("block_count"),
-                 n_heads=n_heads, n_kv_heads=int(f.get("llama.attention.head_count_kv", n_heads)),
-                 vocab_size=len(f.require("tokenizer.ggml.tokens")), seq_len=g("context_length"),
-                 norm_eps=float(f.require("llama.attention.layer_norm_rms_epsilon")),
-                 rope_theta=float(f.get("llama.rope.freq_base", 10000.0)))
+                 n_heads=n_heads, n_kv_heads=_int_key(f, "llama.attention.head_count_kv", n_heads),
+                 vocab_size=len(tokens), seq_len=g("context_length"),
+                 norm_eps=_float_key(f, "llama.attention.layer_norm_rms_epsilon"),
+                 rope_theta=_float_key(f, "llama.rope.freq_base", 10000.0))
+    if not 0 < cfg.norm_eps < 1:
+        _fail(f.path, f"layer_norm_rms_epsilon {cfg.norm_eps} is not in (0, 1)")
     for name in ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"):
         v = getattr(cfg, name)
         if not 0 < v <= (1 << 24):
@@ -62,10 +88,10 @@ def config_from_gguf(f):
         _fail(f.path, f"dim {cfg.dim} does not split into {cfg.n_heads} heads of even size (head counts vs dims)")
     if cfg.n_heads % cfg.n_kv_heads:
         _fail(f.path, f"head_count {cfg.n_heads} is not a multiple of head_count_kv {cfg.n_kv_heads}")
-    rope_dims = int(f.get("llama.rope.dimension_count", cfg.head_dim))
+    rope_dims = _int_key(f, "llama.rope.dimension_count", cfg.head_dim)
     if rope_dims != cfg.head_dim:
         _fail(f.path, f"rope.dimension_count {rope_dims} differs from head_dim {cfg.head_dim}")
-    if "llama.vocab_size" in f.metadata and int(f.metadata["llama.vocab_size"]) != cfg.vocab_size:
+    if "llama.vocab_size" in f.metadata and _int_key(f, "llama.vocab_size") != cfg.vocab_size:
         _fail(f.path, f"llama.vocab_size {f.metadata['llama.vocab_size']} differs from the "
                       f"{cfg.vocab_size} tokens in tokenizer.ggml.tokens")
     return cfg

@@ -258,3 +258,63 @@ def test_robolm_run_refuses_bad_files_without_crashing(tiny, tmp_path):
         r = subprocess.run([exe, str(p), "-p", "hi"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 1, (name, r.returncode, r.stderr)    # a clean refusal, not a signal
         assert msg in r.stderr and "Hint:" in r.stderr, (name, r.stderr)
+
+
+# ============================================================================ mutations
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory):
+    tok = make_tokenizer()
+    model, args = make_model(tok.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1, hidden_dim=32,
+                             max_seq_len=16)
+    return write_model_file(tmp_path_factory.mktemp("small") / "s.gguf", model, args, tok, "q8_0").read_bytes()
+
+
+def test_mutated_files_are_loaded_or_refused_never_crash(small_file, tmp_path):
+    """Random byte edits and truncations: the NumPy reader raises GGUFError or loads; the C
+    loader (in this process) raises ValueError or loads. A crash would kill pytest."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    n = native()
+    header_end = gguf.GGUFFile(data=np.frombuffer(small_file, np.uint8)).data_offset
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, header_end - 1), st.integers(0, 255)), min_size=1, max_size=4),
+           st.integers(header_end // 2, len(small_file)))
+    def check(edits, cut):
+        data = bytearray(small_file)
+        for at, b in edits:
+            data[at] = b
+        data = bytes(data[:cut])
+        p = tmp_path / "m.gguf"
+        p.write_bytes(data)
+        try:
+            NumpyModel(p)
+        except gguf.GGUFError as e:
+            assert "Hint:" in str(e)
+        if n is not None:
+            try:
+                n.Model(str(p))
+            except ValueError as e:
+                assert "Hint:" in str(e)
+
+    check()
+
+
+@pytest.mark.parametrize("key,value,vtype,msg", [
+    ("llama.block_count", "two", gguf.STRING, "is not an integer"),
+    ("llama.attention.layer_norm_rms_epsilon", "x", gguf.STRING, "layer_norm_rms_epsilon"),
+    ("tokenizer.ggml.tokens", [1, 2], (gguf.ARRAY, gguf.INT32), "not a non-empty array of strings"),
+    ("general.architecture", "gpt2", gguf.STRING, "architecture"),
+])
+def test_loaders_refuse_wrong_metadata(tiny, tmp_path, key, value, vtype, msg):
+    model, args, tok, files = tiny
+    w = export_gguf.build_writer(model.state_dict(), asdict(args), tok)
+    w.add(key, value, *(vtype if isinstance(vtype, tuple) else (vtype,)))
+    p = w.write(tmp_path / "bad.gguf") and tmp_path / "bad.gguf"
+    with pytest.raises(gguf.GGUFError, match=msg):
+        NumpyModel(p)
+    n = native()
+    if n is not None:
+        with pytest.raises(ValueError, match=msg) as e:
+            n.Model(str(p))
+        assert str(p) in str(e.value) and "Hint:" in str(e.value)
