@@ -303,3 +303,11 @@ def test_user_defined_partition_is_token_by_token(overlapping_ud):
     # "bcd" (3 bytes) is cut before "ab" (2): llama.cpp's order, not a left-to-right scan
     assert [tok.decode([i]) for i in tok.encode("abcd")] == ["a", "bcd"]
     assert [tok.decode([i]) for i in tok.encode("xbcd")][-1] == "bcd"
+
+
+def test_native_encode_from_many_threads(tok):
+    from concurrent.futures import ThreadPoolExecutor
+    texts = [s for _, s in SENTENCES] * 8
+    want = [tok.encode_reference(s) for s in texts]
+    with ThreadPoolExecutor(4) as ex:
+        assert list(ex.map(tok.encode, texts)) == want

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,7 @@ using u64array = py::array_t<uint64_t, py::array::c_style | py::array::forcecast
 
 struct NativeTokenizer {
     Tokenizer* t = nullptr;
+    std::mutex mu;  // encode uses the tokenizer's cache and scratch: one thread at a time
     ~NativeTokenizer() { tokenizer_free(t); }
 
     std::vector<int32_t> encode_vec(const std::string& s) {
@@ -27,6 +29,7 @@ struct NativeTokenizer {
         size_t n;
         {
             py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mu);
             n = tokenizer_encode(t, s.data(), s.size(), out.data(), out.size());
             if (n != TOK_ERROR && n > out.size()) {
                 out.resize(n);
