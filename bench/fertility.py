@@ -10,7 +10,8 @@ tests/data/tokenizer_sentences.txt (two sentences per language) and the MicroPyt
 of data/raw/tasks/*.yaml. A language without docs yet is "unseen": its numbers show what the
 byte-level fallback costs until the corpus has it (the "trained" column says which is which).
 
-The last columns justify the split pattern (robolm/tokenizer.py docstring): mean bytes per
+"plain BPE 8K" is the same trainer without the code-aware single tokens (what they cost or
+gain per language). The last columns justify the split pattern (robolm/tokenizer.py docstring): mean bytes per
 pre-token under our "qwen35" split vs llama.cpp's "llama-bpe" (GPT-4-like, no \\p{M} in letter
 runs), and, when HF tokenizers is installed, an 8K BPE trained on the same text with the
 llama-bpe split. A pre-token is the longest piece BPE can ever merge into one token.
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from robolm import tokenizer as T  # noqa: E402
-from tokenizer_bench import code_corpus  # noqa: E402
+from tokenizer_bench import code_corpus, micropython_code  # noqa: E402
 
 LLAMA3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
@@ -53,25 +54,6 @@ def docs_by_lang():
     return out
 
 
-def micropython_code():
-    progs = []
-    for p in sorted((ROOT / "data" / "raw" / "tasks").glob("*.yaml")):
-        def walk(node):
-            if isinstance(node, dict):
-                if "code" in node and isinstance(node["code"], list):
-                    progs.extend(c["text"] for c in node["code"] if isinstance(c, dict) and "text" in c)
-                for v in node.values():
-                    walk(v)
-            elif isinstance(node, list):
-                for v in node:
-                    walk(v)
-        try:
-            walk(yaml.safe_load(p.read_text(encoding="utf-8")))
-        except yaml.YAMLError:
-            pass
-    return "\n".join(progs)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=4.0, help="MB of Python code in the training text")
@@ -93,6 +75,7 @@ def main():
     for vocab, cfg in [(8192, "robo-code-8k"), (16384, "robo-code-16k")]:
         toks[vocab] = T.Tokenizer.from_config(ROOT / "configs" / "tokenizers" / f"{cfg}.yaml", texts)
         print(toks[vocab], flush=True)
+    plain = T.Tokenizer.train(texts, vocab_size=8192, single_tokens=[], user_defined=[])  # no code-aware tokens
     hf = None
     try:
         from tokenizers import Regex, models, pre_tokenizers, trainers
@@ -115,14 +98,16 @@ def main():
         pre_l = nb / max(len(regex.findall(LLAMA3, text)), 1)
         hf_bpt = nb / len(hf.encode(text).ids) if hf else float("nan")
         trained = "code" if name in ("micropython", "python") else ("yes" if name in docs else "no")
-        rows.append((name, trained, nb, nw, nb / n8, nb / n16, n8 / nw, n16 / nw, pre_q, pre_l, hf_bpt))
+        rows.append((name, trained, nb, nw, nb / n8, nb / n16, n8 / nw, n16 / nw, pre_q, pre_l, hf_bpt,
+                     nb / len(plain.encode(text))))
 
     lines = ["| text | trained on | bytes | words | bytes/token 8K | bytes/token 16K | tokens/word 8K | "
-             "tokens/word 16K | bytes/pre-token qwen35 | bytes/pre-token llama-bpe | bytes/token llama-bpe 8K (HF) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "tokens/word 16K | bytes/token plain BPE 8K | bytes/pre-token qwen35 | bytes/pre-token llama-bpe | "
+             "bytes/token llama-bpe 8K (HF) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.2f} | {r[7]:.2f} | "
-                     f"{r[8]:.2f} | {r[9]:.2f} | {'-' if r[10] != r[10] else f'{r[10]:.2f}'} |")
+                     f"{r[11]:.2f} | {r[8]:.2f} | {r[9]:.2f} | {'-' if r[10] != r[10] else f'{r[10]:.2f}'} |")
     table = "\n".join(lines)
     print(table)
     out = Path(args.out)

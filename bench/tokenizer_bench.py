@@ -15,6 +15,7 @@ TOKENIZERS_PARALLELISM, sentencepiece num_threads) before the libraries load.
 """
 import argparse
 import importlib
+import yaml
 import os
 import subprocess
 import sys
@@ -70,6 +71,26 @@ def code_corpus(mb, heldout_mb):
     return train, held
 
 
+def micropython_code():
+    progs = []
+    for p in sorted((ROOT / "data" / "raw" / "tasks").glob("*.yaml")):
+        def walk(node):
+            if isinstance(node, dict):
+                if "code" in node and isinstance(node["code"], list):
+                    progs.extend(c["text"] for c in node["code"] if isinstance(c, dict) and "text" in c)
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+        try:
+            walk(yaml.safe_load(p.read_text(encoding="utf-8")))
+        except yaml.YAMLError:
+            pass
+    return "\n".join(progs)
+
+
+
 def timed(fn, repeat=1):
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -96,11 +117,13 @@ def main():
     held_text = "".join(held)
     held_bytes = held_text.encode()
     multi_text = "\n".join(multi)
+    mp_text = micropython_code()  # the MicroPython programs of data/raw/tasks (never trained on)
     mb_train = sum(len(t.encode()) for t in texts) / 1e6
     print(f"corpus: {mb_train:.1f} MB to train ({len(train_code)} code files + {len(multi)} multilingual texts), "
           f"held-out code {len(held_bytes) / 1e6:.1f} MB; vocab {args.vocab}; pattern {T.PRE_NAME}", flush=True)
 
     rows = []  # (name, train_s, encode MB/s, decode MB/s, bytes/token code, bytes/token multilingual, note)
+    mp_bytes = len(mp_text.encode())
 
     def bpt(n_tokens, nbytes):
         return nbytes / max(n_tokens, 1)
@@ -115,12 +138,12 @@ def main():
         n_multi = len(tok.encode(multi_text))
         rows.append((name, t_train, len(held_bytes) / 1e6 / t_enc, len(held_bytes) / 1e6 / t_dec,
                      bpt(len(ids), len(held_bytes)), bpt(n_multi, len(multi_text.encode())),
-                     f"list output {len(held_bytes) / 1e6 / t_list:.1f} MB/s"))
+                     f"list output {len(held_bytes) / 1e6 / t_list:.1f} MB/s", bpt(len(tok.encode(mp_text)), mp_bytes)))
         print(rows[-1], flush=True)
     sl = held_text[:100_000]
     t_ref, _ = timed(lambda: ours.encode_reference(sl))
     rows.append(("robolm (pure Python reference)", float("nan"), len(sl.encode()) / 1e6 / t_ref, float("nan"),
-                 float("nan"), float("nan"), "encode measured on a 100 KB slice"))
+                 float("nan"), float("nan"), "encode measured on a 100 KB slice", float("nan")))
 
     if have.get("tiktoken"):
         import tiktoken
@@ -143,7 +166,9 @@ def main():
             same = [enc.decode_single_token_bytes(i) for i in ids] == [tok.vocab[i] for i in tok.encode(held_text)]
             rows.append((name, float("nan"), len(held_bytes) / 1e6 / t_enc, len(held_bytes) / 1e6 / t_dec,
                          bpt(len(ids), len(held_bytes)), float("nan"),
-                         "same tokens as robolm" if same else "tokens DIFFER from robolm"))
+                         "same tokens as robolm" if same else "tokens DIFFER from robolm",
+                         bpt(len(enc.encode(mp_text, allowed_special=allowed, disallowed_special=()) if allowed
+                                 else enc.encode_ordinary(mp_text)), mp_bytes)))
             print(rows[-1], flush=True)
 
     if have.get("tokenizers"):
@@ -166,7 +191,8 @@ def main():
         t_dec, _ = timed(lambda: hf.decode(enc), repeat=3)
         rows.append(("HF tokenizers " + importlib.import_module("tokenizers").__version__, t_train,
                      len(held_bytes) / 1e6 / t_enc, len(held_bytes) / 1e6 / t_dec, bpt(len(enc), len(held_bytes)),
-                     bpt(len(hf.encode(multi_text).ids), len(multi_text.encode())), "same split pattern"))
+                     bpt(len(hf.encode(multi_text).ids), len(multi_text.encode())), "same split pattern",
+                     bpt(len(hf.encode(mp_text).ids), mp_bytes)))
         print(rows[-1], flush=True)
 
     if have.get("rustbpe"):
@@ -187,7 +213,7 @@ def main():
             t_tkd, _ = timed(lambda: tk.decode_bytes(tk_ids), repeat=3)
             note += f"; tiktoken with its merges: encode {len(held_bytes) / 1e6 / t_tk:.1f} MB/s, decode {len(held_bytes) / 1e6 / t_tkd:.0f} MB/s"
         rows.append(("rustbpe", t_train, len(held_bytes) / 1e6 / t_enc, float("nan"), bpt(len(enc), len(held_bytes)),
-                     bpt(len(rb.encode(multi_text)), len(multi_text.encode())), note))
+                     bpt(len(rb.encode(multi_text)), len(multi_text.encode())), note, bpt(len(rb.encode(mp_text)), mp_bytes)))
         print(rows[-1], flush=True)
 
     if have.get("sentencepiece") and not args.skip_spm:
@@ -207,14 +233,16 @@ def main():
             t_dec, _ = timed(lambda: sp.decode(enc), repeat=3)
             rows.append(("sentencepiece (bpe) " + spm.__version__, t_train, len(held_bytes) / 1e6 / t_enc,
                          len(held_bytes) / 1e6 / t_dec, bpt(len(enc), len(held_bytes)),
-                         bpt(len(sp.encode(multi_text)), len(multi_text.encode())), "its own splitting"))
+                         bpt(len(sp.encode(multi_text)), len(multi_text.encode())), "its own splitting",
+                         bpt(len(sp.encode(mp_text)), mp_bytes)))
             print(rows[-1], flush=True)
 
-    print(f"\n| library | train s | encode MB/s | decode MB/s | bytes/token code | bytes/token multilingual | note |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n| library | train s | encode MB/s | decode MB/s | bytes/token Python (held out) | "
+          f"bytes/token MicroPython (data/raw/tasks) | bytes/token multilingual | note |")
+    print("|---|---|---|---|---|---|---|---|")
     f = lambda x, p: "-" if x != x else f"{x:.{p}f}"  # noqa: E731  (nan -> "-")
-    for name, tr, en, de, bc, bm, note in rows:
-        print(f"| {name} | {f(tr, 2)} | {f(en, 1)} | {f(de, 0)} | {f(bc, 2)} | {f(bm, 2)} | {note} |")
+    for name, tr, en, de, bc, bm, note, bmp in rows:
+        print(f"| {name} | {f(tr, 2)} | {f(en, 1)} | {f(de, 0)} | {f(bc, 2)} | {f(bmp, 2)} | {f(bm, 2)} | {note} |")
     probe = "from machine import Pin\nled = Pin(2, Pin.OUT)\nwhile True:\n    led.value(1)\n    time.sleep_ms(500)\n"
     print(f"\nexample: {probe!r} -> robolm code-aware {len(ours.encode(probe))} tokens, plain {len(plain.encode(probe))}")
 
