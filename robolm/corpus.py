@@ -473,7 +473,7 @@ class Checker:
     def simulate_many(self, jobs):
         """jobs: list of (code, scenario, check, budget_s) -> list of (ok, message)."""
         try:
-            from .sim import run_many
+            from .sim import run, run_many
             from .sim.checks import run_check
         except ImportError:
             return [self.simulate(*j) for j in jobs]
@@ -484,6 +484,8 @@ class Checker:
         for budget, idx in sorted(by_budget.items()):
             results = run_many([jobs[i][0] for i in idx], [jobs[i][1] for i in idx], budget_s=budget)
             for i, res in zip(idx, results):
+                if res.status == "error" and "sandbox ended without a result" in (res.error or ""):
+                    res = run(jobs[i][0], scenario=jobs[i][1], budget_s=budget)   # one retry: a sandbox hiccup, not the program
                 if res.status not in ("ok", "budget"):
                     out[i] = (False, f"{res.status}: {res.error}")
                 else:
@@ -755,7 +757,8 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                      "augment": used, "scenario": program["scenario"], "check": program["check"],
                      "budget_s": program["budget_s"]}
             for k in range(prompts_per_program):
-                plang = lang if k == 0 else pick_lang(shares, rng)
+                # translated comments keep every prompt of this program in the comments' language
+                plang = lang if k == 0 or "comment_translation" in used else pick_lang(shares, rng)
                 texts, plang = texts_for(plang, "family", fam["id"], "prompts", fam["prompts"])
                 words = ((i18n.get(plang) or {}).get("words") or {})
                 prompt = fill(rng.choice(_prompt_choices(texts, "train")), values, words)

@@ -144,7 +144,7 @@ def test_syllabus_has_100_graded_projects_that_run(checker):
 
 
 def test_instruction_pairs_validate_and_run(checker):
-    from robolm.sim import run_many
+    from robolm.sim import run, run_many
     pairs = C.load_instructions()
     assert len(pairs) >= 200
     assert sum(p["source"] == "general.yaml" for p in pairs) >= 50
@@ -152,6 +152,8 @@ def test_instruction_pairs_validate_and_run(checker):
     results = checker.validate_batch([p["code"] for p in with_code])
     assert all(ok for ok, _ in results), [(p["id"], m) for p, (ok, m) in zip(with_code, results) if not ok]
     res = run_many([p["code"] for p in with_code], None, budget_s=1.5)
+    res = [run(p["code"], budget_s=1.5) if r.status == "error" and "sandbox ended" in (r.error or "") else r
+           for p, r in zip(with_code, res)]   # one retry of a sandbox hiccup (seen under heavy load)
     bad = [(p["id"], r.status, r.error) for p, r in zip(with_code, res) if r.status not in ("ok", "budget")]
     assert not bad, bad
 
