@@ -129,6 +129,26 @@ def test_board_errors_are_realistic():
     assert res.status == "error" and "OSError" in res.error
 
 
+def test_program_that_fills_the_heap_is_still_reported():
+    code = """import neopixel, machine, time
+np = neopixel.NeoPixel(machine.Pin(16), 30)
+hog = []
+try:
+    while True:
+        hog.append(bytearray(512))
+except MemoryError:
+    pass
+for i in range(200):
+    np[i % 30] = (i % 256, 0, 0)
+    np.write()
+    time.sleep_ms(10)
+"""
+    res = run(code, heap_kb=128)
+    assert res.status in ("ok", "error"), res.error
+    assert res.error is None or "MemoryError" in res.error
+    assert "sandbox ended without a result" not in (res.error or "")
+
+
 def test_ok_when_the_program_ends():
     res = run("print('hello')\nprint('world', end='')\n")
     assert res.status == "ok"

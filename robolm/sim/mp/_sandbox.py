@@ -68,8 +68,12 @@ def main():
     sys.path.clear()
 
     def end(status, error=None, tb=None):
-        _sim.flush()
-        write(json.dumps(["end", status, error, tb, _sim.now_us]))
+        try:
+            _sim.flush()
+            write(json.dumps(["end", status, error, tb, _sim.now_us]))
+        except MemoryError:
+            gc.collect()
+            write(json.dumps(["end", status, error, None, _sim.now_us]))
 
     # ---- compile -------------------------------------------------------------------------
     # @micropython.viper and @micropython.asm_* reach raw memory (viper's ptr8/ptr32, inline
@@ -274,7 +278,7 @@ def main():
     del vfs, f
 
     # ---- run --------------------------------------------------------------------------------
-    status, error, tb = "ok", None, None
+    status, error, exc = "ok", None, None
     try:
         try:
             real_exec(code, g)
@@ -297,14 +301,19 @@ def main():
             except _sim.SimBudget:
                 status, error = "budget", None
             except BaseException as e:
-                tb = format_exc(e)
-                status, error = "error", tb.strip().split("\n")[-1]
-    except MemoryError as e:
-        tb = format_exc(e)
-        status, error = "error", "MemoryError: the program used more memory than the board has"
-    except Exception as e:
-        tb = format_exc(e)
-        status, error = "error", tb.strip().split("\n")[-1]
+                status, exc = "error", e
+    except BaseException as e:  # Exception, MemoryError, ...: the program's own error
+        status, exc = "error", e
+    g.clear()  # free the program's memory first: a program that filled the heap is reported too
+    _sim.timers.clear()
+    _sim.irqs.clear()
+    gc.collect()
+    tb = None
+    if exc is not None:
+        tb = format_exc(exc)
+        error = tb.strip().split("\n")[-1]
+        if isinstance(exc, MemoryError):
+            error += " (the program used more memory than the board has)"
     if line_buf[0]:
         try:
             _sim.record_print(line_buf[0])

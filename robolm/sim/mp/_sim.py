@@ -9,6 +9,7 @@
 # The modules machine, time, neopixel, dht, network and ssd1306 are thin
 # layers over these functions.
 
+import gc
 import json
 
 # ---- limits and costs -----------------------------------------------------------
@@ -17,7 +18,8 @@ FREE_READS = 20          # ...once more than this many reads happened since the 
 MAX_EVENTS = 20000       # more events than this: the program is stopped (a loop without sleep?)
 MAX_PRINTS = 5000        # more print() calls than this: stopped too
 MAX_PRINT_CHARS = 200000
-FLUSH_EVERY = 256        # events buffered before they are written to stdout
+FLUSH_EVERY = 128        # events buffered before they are written to stdout...
+FLUSH_BYTES = 4096       # ...or about this many bytes of JSON (the heap is small)
 
 
 class SimBudget(BaseException):
@@ -49,6 +51,7 @@ timers = []        # active Timer objects (each has ._next_us, ._period_us, ._cb
 irqs = {}          # pin number -> (handler, trigger, pin object)
 
 _buf = []
+_buf_bytes = 0
 _reads = 0         # reads since the last sleep (see cost())
 _n_events = 0
 _n_prints = 0
@@ -74,10 +77,26 @@ def setup(job, write):
 
 # ---- trace ------------------------------------------------------------------------
 def flush():
-    global _buf
-    if _buf:
+    global _buf, _buf_bytes
+    if not _buf:
+        return
+    try:
         _write(json.dumps(["ev", _buf]))
-        _buf = []
+    except MemoryError:
+        # the program filled the heap: write the events one by one
+        gc.collect()
+        for e in _buf:
+            _write(json.dumps(["ev", [e]]))
+    _buf = []
+    _buf_bytes = 0
+
+
+def _add(e, size):
+    global _buf_bytes
+    _buf.append(e)
+    _buf_bytes += size
+    if len(_buf) >= FLUSH_EVERY or _buf_bytes >= FLUSH_BYTES:
+        flush()
 
 
 def event(kind, **fields):
@@ -93,9 +112,12 @@ def event(kind, **fields):
         raise SimLimit(limit_msg)
     fields["t"] = now_us
     fields["kind"] = kind
-    _buf.append(fields)
-    if len(_buf) >= FLUSH_EVERY:
-        flush()
+    size = 64
+    if "pixels" in fields:
+        size += 16 * len(fields["pixels"])
+    if "text" in fields:
+        size += 2 * len(fields["text"])
+    _add(fields, size)
 
 
 def record_print(text):
@@ -108,9 +130,7 @@ def record_print(text):
         limit_msg = "print limit reached (%d prints or %d characters): a loop that never sleeps?" % (
             MAX_PRINTS, MAX_PRINT_CHARS)
         raise SimLimit(limit_msg)
-    _buf.append({"t": now_us, "kind": "print", "text": text})
-    if len(_buf) >= FLUSH_EVERY:
-        flush()
+    _add({"t": now_us, "kind": "print", "text": text}, 48 + 2 * len(text))
 
 
 def set_level(pin, value):
