@@ -10,6 +10,7 @@ tell which script a piece of text is written in (used by the tests, prepare.py a
     >>> LANGUAGES["ta"].native_name
     'தமிழ்'
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,54 @@ def text_in_language_script(text, code):
     if code == "ja" and found == "Han":      # a short all-Kanji phrase (日本語) is still Japanese
         return True
     return found == LANGUAGES[code].detect
+
+
+# A best guess of the language of a learner's text, so sample.py can pick [LANG:xx] when the
+# user does not say. The script decides the family; a few letters and words that only one
+# language of that script uses decide inside it. Short texts can be wrong: an explicit --lang wins.
+_ARABIC_HINTS = [("sd", "ڄڃڇڏڙڪڳڻ"), ("ks", "ٲٳۆۄ"), ("ur", "ےںٹڈڑھ")]
+_DEVANAGARI_WORDS = [("mr", ["आहे", "करा", "आणि", "मध्ये", "ळ"]), ("ne", ["छ", "गर्नुहोस्", "हुन्छ", "को लागि"]),
+                     ("sa", ["अस्ति", "करोतु", "भवति", "एव"]), ("mai", ["अछि", "करू", "सँ"]), ("kok", ["आसा", "करात", "आनी"])]
+_LATIN_WORDS = [("es", ["el", "la", "los", "que", "enciende", "cada", "segundos", "cuando", "haz", "pin de"]),
+                ("fr", ["le", "la", "les", "que", "allume", "chaque", "secondes", "quand", "fais", "broche"]),
+                ("pt", ["o", "os", "que", "acende", "cada", "segundos", "quando", "faça", "faz", "não"])]
+
+
+def guess_language(text):
+    """The most likely seed language code of a text ('en' when nothing points elsewhere)."""
+    script = detect_script(text)
+    if script == "Japanese":
+        return "ja"
+    if script == "Han":
+        return "zh"
+    if script == "Arabic":
+        for code, letters in _ARABIC_HINTS:
+            if any(ch in text for ch in letters):
+                return code
+        return "ar"
+    if script == "Bengali":
+        return "as" if any(ch in text for ch in "ৰৱ") else "bn"
+    if script == "Devanagari":
+        words = set(re.findall(r"[\u0900-\u097F]+", text))
+        for code, hints in _DEVANAGARI_WORDS:
+            if any(h in words or (len(h) == 1 and h in text) for h in hints):
+                return code
+        return "hi"
+    single = {"Tamil": "ta", "Telugu": "te", "Gujarati": "gu", "Kannada": "kn", "Malayalam": "ml",
+              "Gurmukhi": "pa", "Odia": "or"}
+    if script in single:
+        return single[script]
+    words = re.findall(r"[a-zà-ÿ]+", text.lower())
+    scores = {code: sum(w in hints for w in words) for code, hints in _LATIN_WORDS}
+    if re.search(r"[ñ¿¡]", text):
+        scores["es"] += 2
+    if re.search(r"[ãõç]", text.lower()):
+        scores["pt"] += 2
+    if re.search(r"[èêàùœ]", text.lower()):
+        scores["fr"] += 2
+    best = max(sorted(scores), key=lambda c: scores[c])
+    en_hits = sum(w in ("the", "and", "on", "every", "when", "make", "turn", "with", "of") for w in words)
+    return best if scores[best] > en_hits else "en"
 
 
 # ---------------------------------------------------------------------------------------------

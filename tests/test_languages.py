@@ -75,3 +75,16 @@ def test_bad_configs_fail_loudly(tmp_path):
     p.write_text("enabled_languages: [{code: en}]\nenglsh_ratio: 0.3\n")
     with pytest.raises(ValueError, match="englsh_ratio"):
         load_language_config(p)
+
+
+@pytest.mark.parametrize("text,code", [
+    ("Blink the LED on pin 2 every second", "en"), ("एलईडी को हर सेकंड चालू करो", "hi"),
+    ("एलईडी चालू करा आणि बंद करा", "mr"), ("এলইডি জ্বালাও", "bn"), ("এলইডিটো জ্বলাওক আৰু নুমুৱাওক", "as"),
+    ("ایل ای ڈی کو ہر سیکنڈ جلاؤ", "ur"), ("اجعل المصباح يومض كل ثانية", "ar"), ("让LED每秒闪烁一次", "zh"),
+    ("LEDを1秒ごとに点滅させて", "ja"), ("Haz parpadear el LED cada segundo", "es"),
+    ("Fais clignoter la LED chaque seconde", "fr"), ("Faça o LED piscar a cada segundo", "pt"),
+    ("எல்இடியை ஒளிரச் செய்", "ta"), ("ਐਲਈਡੀ ਚਾਲੂ ਕਰੋ", "pa"),
+])
+def test_guess_language(text, code):
+    from robolm.languages import guess_language
+    assert guess_language(text) == code
