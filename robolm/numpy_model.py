@@ -141,6 +141,35 @@ def token_bytes(token, token_type):
     return bytes(_U2B[ch] for ch in token)
 
 
+def load_tokenizer(path_or_file, native=False):
+    """robolm.tokenizer.Tokenizer rebuilt from a GGUF file's tokenizer.ggml.* (specials, bytes,
+    user-defined tokens, merges) without loading the weights; refused unless it reproduces the
+    file's token list exactly. native=True uses the C encoder of robolm._native when built."""
+    f = path_or_file if isinstance(path_or_file, gguf.GGUFFile) else gguf.read(path_or_file)
+    from robolm.tokenizer import Tokenizer
+    tokens = f.require("tokenizer.ggml.tokens")
+    types = f.get("tokenizer.ggml.token_type")
+    types = [int(t) for t in types] if types is not None else [1] * len(tokens)
+    if not isinstance(tokens, list) or len(types) != len(tokens):
+        _fail(f.path, "tokenizer.ggml.tokens / token_type are not parallel arrays")
+    token_id = {t: i for i, t in enumerate(tokens)}
+    ud = [t for t, ty in zip(tokens, types) if ty == 4]
+    pairs = []
+    for m in f.require("tokenizer.ggml.merges"):
+        a, _, b = str(m).partition(" ")
+        if a not in token_id or b not in token_id:
+            _fail(f.path, f"merge {m!r} joins tokens that are not in the vocabulary")
+        pairs.append((token_id[a], token_id[b]))
+    try:
+        tok = Tokenizer(pairs, ud, vocab_size=len(tokens), native=native)
+    except ValueError as e:
+        _fail(f.path, f"the tokenizer in the file is inconsistent ({e})")
+    if tok.gguf_vocab()["tokens"] != tokens:
+        _fail(f.path, "the file's tokens do not follow RoboLM's vocabulary layout",
+              "this runtime reads RoboLM exports; use llama.cpp for other GGUF files")
+    return tok
+
+
 # ============================================================================ sampler
 class XorShiftRng:
     """xorshift64* (llama2.c's random_u32), so a seed gives the same draws in NumPy and C."""
@@ -272,13 +301,16 @@ class NumpyModel:
         prompt_ids = list(prompt_ids)
         if not prompt_ids:
             raise ValueError("generate needs at least one prompt token (e.g. <bos>)")
+        if len(prompt_ids) > self.config.seq_len:
+            raise ValueError(f"the prompt has {len(prompt_ids)} tokens, the context only {self.config.seq_len}. "
+                             "Hint: shorten the prompt")
         stop_ids = set(self.stop_ids() if stop_ids is None else stop_ids)
         rng = XorShiftRng(0 if seed is None else seed)
         self.reset()
         logits = None
-        for pos, t in enumerate(prompt_ids[:self.config.seq_len]):
+        for pos, t in enumerate(prompt_ids):
             logits = self.forward(t, pos)                                       # (V,)
-        pos = min(len(prompt_ids), self.config.seq_len)
+        pos = len(prompt_ids)
         for _ in range(max_new_tokens):
             nxt = sample(logits, temperature, top_k, top_p, rng)
             yield nxt
@@ -301,25 +333,9 @@ class NumpyModel:
 
     @property
     def tokenizer(self):
-        """robolm.tokenizer.Tokenizer rebuilt from the file (specials, bytes, user-defined tokens,
-        merges); refused unless it reproduces the file's token list exactly."""
+        """robolm.tokenizer.Tokenizer rebuilt from the file (see load_tokenizer)."""
         if getattr(self, "_tokenizer", None) is None:
-            from robolm.tokenizer import Tokenizer
-            ud = [t for t, ty in zip(self.tokens, self.token_types) if ty == 4]
-            pairs = []
-            for m in self.file.require("tokenizer.ggml.merges"):
-                a, b = m.split(" ", 1)
-                if a not in self.token_id or b not in self.token_id:
-                    _fail(self.file.path, f"merge {m!r} joins tokens that are not in the vocabulary")
-                pairs.append((self.token_id[a], self.token_id[b]))
-            try:
-                tok = Tokenizer(pairs, ud, vocab_size=len(self.tokens), native=False)
-            except ValueError as e:
-                _fail(self.file.path, f"the tokenizer in the file is inconsistent ({e})")
-            if tok.gguf_vocab()["tokens"] != self.tokens:
-                _fail(self.file.path, "the file's tokens do not follow RoboLM's vocabulary layout",
-                      "this runtime reads RoboLM exports; use llama.cpp for other GGUF files")
-            self._tokenizer = tok
+            self._tokenizer = load_tokenizer(self.file)
         return self._tokenizer
 
     def encode(self, text):

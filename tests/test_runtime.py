@@ -196,3 +196,22 @@ def test_prefill_over_several_chunks_equals_one_token_steps(tiny, tmp_path):
     batched, steps = m.forward(ids), m.forward(ids, batched=False)   # 150 = 64 + 64 + 22 positions
     assert np.abs(batched - steps).max() < 1e-5
     assert m.generate(ids, 1, stop_ids=[]) == [int(np.argmax(steps[-1]))]
+
+
+def test_native_generate_streams_through_a_callback(tiny):
+    n = need_native()
+    model, args, tok, files = tiny
+    m = n.Model(str(files["f32"]))
+    full = m.generate(PROMPT, 12, stop_ids=[])
+    seen = []
+    assert m.generate(PROMPT, 12, stop_ids=[], on_token=seen.append) == full and seen == full
+    assert m.generate(PROMPT, 12, stop_ids=[], on_token=lambda t: len(seen) > 0) == full[:1]   # True stops
+
+    def boom(t):
+        raise KeyError("from the callback")
+    with pytest.raises(KeyError, match="from the callback"):
+        m.generate(PROMPT, 12, on_token=boom)
+    with pytest.raises(ValueError, match="context"):
+        list(NumpyModel(files["f32"]).generate(list(range(40, 40 + args.max_seq_len + 1)), 2))
+    with pytest.raises(ValueError, match="context"):
+        m.generate(list(range(40, 40 + args.max_seq_len + 1)), 2)

@@ -9,6 +9,7 @@
 // The GIL is released while C computes; one process-wide mutex keeps two Python threads from
 // sharing a model's KV cache, or quant.c's (non-reentrant) matmul thread pool, at once.
 // C errors become ValueError with the C message.
+#include <exception>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -79,8 +80,24 @@ public:
         return out;
     }
 
+    // on_token(id) -> truthy to stop: called (with the GIL) as each token is sampled, for streaming
+    struct stream_ctx {
+        py::object fn;
+        std::exception_ptr error;  // a Python exception from fn, re-raised after the C loop
+    };
+    static int on_token(int32_t id, void* user) {
+        auto* ctx = static_cast<stream_ctx*>(user);
+        py::gil_scoped_acquire gil;
+        try {
+            return py::bool_(ctx->fn(id)) ? 1 : 0;
+        } catch (...) {
+            ctx->error = std::current_exception();
+            return 1;
+        }
+    }
+
     std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int max_new_tokens, float temperature,
-                                  int top_k, float top_p, uint64_t seed, py::object stop_ids) {
+                                  int top_k, float top_p, uint64_t seed, py::object stop_ids, py::object on_tok) {
         check_tokens(prompt);
         if (max_new_tokens < 0) throw py::value_error("max_new_tokens must be >= 0");
         std::vector<int32_t> stops;
@@ -91,13 +108,17 @@ public:
         rl_sampler_init(&s, temperature, top_k, top_p, seed);
         char err[RL_ERR_SIZE];
         int n;
+        stream_ctx ctx;
+        ctx.fn = on_tok;
+        bool streaming = !on_tok.is_none();
         {
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(runtime_mutex);
             n = rl_generate(&m_, prompt.data(), (int)prompt.size(), max_new_tokens, &s,
-                            custom ? stops.data() : nullptr, (int)stops.size(), nullptr, nullptr, out.data(),
-                            &stats_, err, sizeof err);
+                            custom ? stops.data() : nullptr, (int)stops.size(), streaming ? on_token : nullptr,
+                            streaming ? &ctx : nullptr, out.data(), &stats_, err, sizeof err);
         }
+        if (ctx.error) std::rethrow_exception(ctx.error);
         if (n < 0) throw py::value_error(err);
         out.resize((size_t)n);
         return out;
@@ -167,8 +188,9 @@ void bind_runtime(py::module_& m) {
              "logits (T, vocab) float32 for tokens at positions start_pos.. (the KV cache keeps earlier ones)")
         .def("generate", &Model::generate, py::arg("prompt_ids"), py::arg("max_new_tokens") = 200,
              py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 1,
-             py::arg("stop_ids") = py::none(),
-             "new token ids after the prompt (the stop token, if reached, is the last one)")
+             py::arg("stop_ids") = py::none(), py::arg("on_token") = py::none(),
+             "new token ids after the prompt (the stop token, if reached, is the last one); "
+             "on_token(id) is called as each one is sampled (return True to stop)")
         .def("last_stats", &Model::last_stats)
         .def("encode", &Model::encode, py::arg("text"), "plain text -> ids (never a special token)")
         .def("decode", &Model::decode, py::arg("ids"), py::arg("skip_special") = true)
