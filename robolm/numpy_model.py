@@ -136,7 +136,7 @@ _U2B = {c: b for b, c in bytes_to_unicode().items()}
 def token_bytes(token, token_type):
     """The bytes a GGUF token stands for: control tokens are their own UTF-8 text, byte-level
     tokens map each character back through GPT-2's table."""
-    if token_type in (3, 4) or any(ch not in _U2B for ch in token):
+    if token_type in (2, 3, 4, 5) or any(ch not in _U2B for ch in token):
         return token.encode("utf-8")
     return bytes(_U2B[ch] for ch in token)
 
@@ -351,7 +351,7 @@ class NumpyModel:
         """Token ids -> text (special tokens dropped unless skip_special=False)."""
         out = b""
         for i in ids:
-            if skip_special and self.token_types[i] == 3:
+            if skip_special and self.token_types[i] in (2, 3):     # <unk> and control tokens
                 continue
             out += token_bytes(self.tokens[i], self.token_types[i])
         return out.decode("utf-8", errors="replace")

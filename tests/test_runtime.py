@@ -181,6 +181,13 @@ def test_numpy_model_tokenizer_and_prompt_equal_python(tiny):
     ids = nm.prompt_ids("एलईडी को चालू करो", lang="hi", hardware="LED")
     assert ids == build_prompt(tok, "एलईडी को चालू करो", hardware="LED", lang="hi")
     assert nm.decode(tok.encode(MULTILINGUAL)) == MULTILINGUAL
+    every = list(range(args.vocab_size))
+    assert nm.decode(every, skip_special=False) == tok.decode(every)
+    n = native()
+    if n is not None:
+        m = n.Model(str(files["f16"]))
+        assert m.decode(every, skip_special=False) == tok.decode(every)
+        assert m.decode(every) == nm.decode(every)
     out = list(nm.generate(ids[-10:], 5))
     assert 1 <= len(out) <= 5 and all(0 <= t < args.vocab_size for t in out)
 
