@@ -449,6 +449,128 @@ T_AVX512 static float dot_f16_avx512(int n, const uint16_t* w, const float* x) {
 
 DEFINE_DOT_Q_AVX512(avx512, T_AVX512, dot64_i8_avx512, dot32_i8_avx2)
 DEFINE_DOT_Q_AVX512(vnni, T_VNNI, dot64_i8_vnni, dot32_i8_vnni)
+
+// ---------------------------------------------------------------- 4 rows at a time
+// The matmul's inner loop: up to 4 weight rows against one quantized activation row, so
+// each activation block is loaded once for 4 rows. xd[b] is the activation block's scale as
+// float, xsum[b] the sum of its 32 quants (Q4_0 stores q + 8: dot(q, x) = dot(nibble, x) - 8 sum x,
+// so each 4-lane integer accumulator starts at -2 sum x).
+// out[r] = sum_b d_w[r,b] * xd[b] * dot(w[r,b], x[b])   for r < nr
+#define Q4_ROWS_BODY(DOT32)                                                              \
+    const block_q4_0* w0 = (const block_q4_0*)w;                                         \
+    const block_q4_0* w1 = (const block_q4_0*)(w + (nr > 1 ? 1 : 0) * row_bytes);        \
+    const block_q4_0* w2 = (const block_q4_0*)(w + (nr > 2 ? 2 : 0) * row_bytes);        \
+    const block_q4_0* w3 = (const block_q4_0*)(w + (nr > 3 ? 3 : 0) * row_bytes);        \
+    /* a01: lanes 0-3 row 0, lanes 4-7 row 1; a23 the same for rows 2 and 3 */           \
+    __m256 a01 = _mm256_setzero_ps(), a23 = _mm256_setzero_ps();                         \
+    const __m256i m4 = _mm256_set1_epi8(0x0F);                                           \
+    const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);                   \
+    const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);                   \
+    for (int b = 0; b < nb; b++) {                                                       \
+        const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)x[b].qs));        \
+        const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)(x[b].qs + 16)));  \
+        const __m256i init = _mm256_set1_epi32(-2 * xsum[b]);                            \
+        /* the 4 rows' scales times the activation's, in one conversion */               \
+        const __m128 sc4 = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d,        \
+                                          (short)w2[b].d, (short)w3[b].d, 0, 0, 0, 0)), _mm_set1_ps(xd[b])); \
+        const __m256 sc = _mm256_castps128_ps256(sc4);                                   \
+        __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)w0[b].qs)), \
+                                            _mm_loadu_si128((const __m128i*)w1[b].qs), 1);                  \
+        __m256i s = DOT32(init, _mm256_and_si256(q, m4), xl);                            \
+        s = DOT32(s, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xh);                 \
+        a01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, lo_rows), a01);        \
+        q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)w2[b].qs)),     \
+                                    _mm_loadu_si128((const __m128i*)w3[b].qs), 1);                          \
+        s = DOT32(init, _mm256_and_si256(q, m4), xl);                                    \
+        s = DOT32(s, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xh);                 \
+        a23 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, hi_rows), a23);        \
+    }                                                                                    \
+    /* row r = sum of its 4 lanes */                                                     \
+    __m128 r01 = _mm_hadd_ps(_mm256_castps256_ps128(a01), _mm256_extractf128_ps(a01, 1)); \
+    __m128 r23 = _mm_hadd_ps(_mm256_castps256_ps128(a23), _mm256_extractf128_ps(a23, 1)); \
+    __m128 tot = _mm_hadd_ps(r01, r23); /* (row0, row1, row2, row3) */                 \
+    float t4[4];                                                                         \
+    _mm_storeu_ps(t4, tot);                                                              \
+    for (int r = 0; r < nr; r++) out[r] = t4[r];
+
+#define Q8_ROWS_BODY(DOT32)                                                              \
+    const block_q8_0* w0 = (const block_q8_0*)w;                                         \
+    const block_q8_0* w1 = (const block_q8_0*)(w + (nr > 1 ? 1 : 0) * row_bytes);        \
+    const block_q8_0* w2 = (const block_q8_0*)(w + (nr > 2 ? 2 : 0) * row_bytes);        \
+    const block_q8_0* w3 = (const block_q8_0*)(w + (nr > 3 ? 3 : 0) * row_bytes);        \
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps(); \
+    for (int b = 0; b < nb; b++) {                                                       \
+        const __m256i xv = _mm256_loadu_si256((const __m256i*)x[b].qs);                  \
+        const float dx = xd[b];                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                            \
+            const block_q8_0* wr = r == 0 ? w0 : r == 1 ? w1 : r == 2 ? w2 : w3;         \
+            const __m256i q = _mm256_loadu_si256((const __m256i*)wr[b].qs);              \
+            const __m256 v = _mm256_mul_ps(DOT32(q, xv), _mm256_set1_ps(_cvtsh_ss(wr[b].d) * dx)); \
+            if (r == 0) a0 = _mm256_add_ps(a0, v);                                       \
+            else if (r == 1) a1 = _mm256_add_ps(a1, v);                                  \
+            else if (r == 2) a2 = _mm256_add_ps(a2, v);                                  \
+            else a3 = _mm256_add_ps(a3, v);                                              \
+        }                                                                                \
+    }                                                                                    \
+    float t8[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};                  \
+    for (int r = 0; r < nr; r++) out[r] = t8[r];
+
+// 32 unsigned bytes x 32 signed bytes, added to 8 int32 sums (4 bytes each)
+T_AVX2 static inline __m256i dot32_u8i8_avx2(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+T_VNNI static inline __m256i dot32_u8i8_vnni(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_dpbusd_epi32(acc, u, s);
+}
+
+// Q8_0 with AVX-512: rows in pairs, one 64-byte register holding a block of each
+#define Q8_ROWS_BODY_512(DOT64)                                                          \
+    const block_q8_0* w0 = (const block_q8_0*)w;                                         \
+    const block_q8_0* w1 = (const block_q8_0*)(w + (nr > 1 ? 1 : 0) * row_bytes);        \
+    const block_q8_0* w2 = (const block_q8_0*)(w + (nr > 2 ? 2 : 0) * row_bytes);        \
+    const block_q8_0* w3 = (const block_q8_0*)(w + (nr > 3 ? 3 : 0) * row_bytes);        \
+    __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                         \
+    const __m512i lo_rows = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); \
+    const __m512i hi_rows = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3); \
+    for (int b = 0; b < nb; b++) {                                                       \
+        const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)x[b].qs)); \
+        const __m128 sc4 = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d,        \
+                                          (short)w2[b].d, (short)w3[b].d, 0, 0, 0, 0)), _mm_set1_ps(xd[b])); \
+        const __m512 sc = _mm512_castps128_ps512(sc4);                                   \
+        __m512i p = DOT64(load2x32(w0[b].qs, w1[b].qs), xv);                             \
+        a01 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lo_rows, sc), a01); \
+        p = DOT64(load2x32(w2[b].qs, w3[b].qs), xv);                                     \
+        a23 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(hi_rows, sc), a23); \
+    }                                                                                    \
+    float t4[4] = {hsum256(_mm512_castps512_ps256(a01)), hsum256(_mm512_extractf32x8_ps(a01, 1)), \
+                   hsum256(_mm512_castps512_ps256(a23)), hsum256(_mm512_extractf32x8_ps(a23, 1))}; \
+    for (int r = 0; r < nr; r++) out[r] = t4[r];
+
+T_AVX512 static void rows_q8_0_avx512(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                      const float* xd, const int32_t* xsum, int nb) {
+    Q8_ROWS_BODY_512(dot64_i8_avx512)
+}
+T_VNNI static void rows_q8_0_vnni512(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                     const float* xd, const int32_t* xsum, int nb) {
+    Q8_ROWS_BODY_512(dot64_i8_vnni)
+}
+
+T_AVX2 static void rows_q4_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                  const float* xd, const int32_t* xsum, int nb) {
+    Q4_ROWS_BODY(dot32_u8i8_avx2)
+}
+T_VNNI static void rows_q4_0_vnni(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                  const float* xd, const int32_t* xsum, int nb) {
+    Q4_ROWS_BODY(dot32_u8i8_vnni)
+}
+T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                  const float* xd, const int32_t* xsum, int nb) {
+    Q8_ROWS_BODY(dot32_i8_avx2)
+}
+T_VNNI static void rows_q8_0_vnni(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                  const float* xd, const int32_t* xsum, int nb) {
+    Q8_ROWS_BODY(dot32_i8_vnni)
+}
 #endif  // QUANT_X86
 
 // ============================================================================
@@ -529,9 +651,22 @@ typedef struct {
     float (*dot_q8_0)(int, const block_q8_0*, const block_q8_0*);
     float (*dot_q4_0)(int, const block_q4_0*, const block_q8_0*);
     void (*quantize_x)(block_q8_0*, const float*, int);
+    // up to 4 rows of Q8_0 / Q4_0 weights against one activation row (see "4 rows at a time")
+    void (*rows_q8_0)(float*, int, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
+    void (*rows_q4_0)(float*, int, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
 } kernels_t;
 
 static kernels_t K;            // the kernels in use
+
+// The 4-row kernels of ISAs without a dedicated one: one dot product per row.
+static void rows_q8_0_dots(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                           const float* xd, const int32_t* xsum, int nb) {
+    for (int r = 0; r < nr; r++) out[r] = K.dot_q8_0(nb * QK8_0, (const block_q8_0*)(w + r * row_bytes), x);
+}
+static void rows_q4_0_dots(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                           const float* xd, const int32_t* xsum, int nb) {
+    for (int r = 0; r < nr; r++) out[r] = K.dot_q4_0(nb * QK4_0, (const block_q4_0*)(w + r * row_bytes), x);
+}
 static int K_isa = -1;         // -1: not chosen yet
 
 int quant_isa_supported(int isa) {
@@ -579,23 +714,28 @@ const char* quant_isa_name(int isa) {
 
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
-    kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0};
+    kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
+                   rows_q8_0_dots, rows_q4_0_dots};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
-            k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2};
+            k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
+                            rows_q8_0_avx2, rows_q4_0_avx2};
             break;
         case QUANT_ISA_AVX512:
-            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2};
+            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
+                            rows_q8_0_avx512, rows_q4_0_avx2};
             break;
         case QUANT_ISA_AVX512_VNNI:
-            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2};
+            k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
+                            rows_q8_0_vnni512, rows_q4_0_vnni};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
-            k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0};
+            k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
+                            rows_q8_0_dots, rows_q4_0_dots};
             break;
 #endif
         default: break;
@@ -745,40 +885,53 @@ typedef struct {
     float* out;            // (T, d)
     const float* x;        // (T, n) floats, for F32 / F16 weights
     const block_q8_0* xq;  // (T, n/32) quantized x, for Q8_0 / Q4_0 weights
+    const float* xd;       // (T, n/32) the scales of xq as float
+    const int32_t* xsum;   // (T, n/32) the sums of xq's quants
     const uint8_t* w;      // (d, row_bytes)
     int wtype, n, d, T;
     size_t row_bytes;
 } matmul_job;
 
-// Rows [r0, r1) of w against every row of x. Each weight row is loaded once and
-// used for all T activation rows while it sits in L1.
+// Rows [r0, r1) of w against every row of x, 4 weight rows at a time: the 4 rows stay in
+// L1 while all T activation rows pass by (T = 1 when generating, the prompt length when
+// processing a prompt).
 static void matmul_rows(const matmul_job* j, int r0, int r1) {
     const int n = j->n, d = j->d, T = j->T;
-    const int nbx = n / QK8_0;
-    for (int r = r0; r < r1; r++) {
-        const void* wr = j->w + (size_t)r * j->row_bytes;
+    const int nb = n / QK8_0;
+    const int quantized = j->wtype == QTYPE_Q8_0 || j->wtype == QTYPE_Q4_0;
+    for (int r = r0; r < r1; r += 4) {
+        const int nr = MINI(4, r1 - r);
+        const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
         for (int t = 0; t < T; t++) {
-            float v;
-            switch (j->wtype) {
-                case QTYPE_F32: v = K.dot_f32(n, (const float*)wr, j->x + (size_t)t * n); break;
-                case QTYPE_F16: v = K.dot_f16(n, (const uint16_t*)wr, j->x + (size_t)t * n); break;
-                case QTYPE_Q8_0: v = K.dot_q8_0(n, (const block_q8_0*)wr, j->xq + (size_t)t * nbx); break;
-                default: v = K.dot_q4_0(n, (const block_q4_0*)wr, j->xq + (size_t)t * nbx); break;
+            float* o = j->out + (size_t)t * d + r;
+            if (quantized) {
+                const size_t xo = (size_t)t * nb;
+                if (j->wtype == QTYPE_Q8_0) K.rows_q8_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xsum + xo, nb);
+                else K.rows_q4_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xsum + xo, nb);
+            } else {
+                const float* xt = j->x + (size_t)t * n;
+                for (int i = 0; i < nr; i++) {
+                    const void* wi = wr + (size_t)i * j->row_bytes;
+                    o[i] = j->wtype == QTYPE_F32 ? K.dot_f32(n, (const float*)wi, xt)
+                                                 : K.dot_f16(n, (const uint16_t*)wi, xt);
+                }
             }
-            j->out[(size_t)t * d + r] = v;
         }
     }
 }
 
 static void matmul_task(void* arg, int ith, int nth) {
     const matmul_job* j = (const matmul_job*)arg;
-    // split rows in chunks of 4 so neighbours rarely share a cache line of out
+    // split rows in chunks of 4 (one kernel call each; neighbours rarely share a line of out)
     int chunks = (j->d + 3) / 4;
     int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
     matmul_rows(j, MINI(c0 * 4, j->d), MINI(c1 * 4, j->d));
 }
 
-static block_q8_0* xq_buf = NULL;  // scratch for quantized activations (grows, never shrinks)
+// scratch for quantized activations (grows, never shrinks)
+static block_q8_0* xq_buf = NULL;
+static float* xd_buf = NULL;
+static int32_t* xsum_buf = NULL;
 static size_t xq_cap = 0;
 
 static void matmul_check(int wtype, int n, int d, int T) {
@@ -792,17 +945,30 @@ static void matmul_check(int wtype, int n, int d, int T) {
 void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, int n, int d, int T) {
     ensure_kernels();
     matmul_check(wtype, n, d, T);
-    matmul_job j = {out, x, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n)};
+    matmul_job j = {out, x, NULL, NULL, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n)};
     if (wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0) {
-        size_t need = (size_t)T * (n / QK8_0);
+        const int nb = n / QK8_0;
+        size_t need = (size_t)T * nb;
         if (need > xq_cap) {
-            block_q8_0* nb = (block_q8_0*)realloc(xq_buf, need * sizeof(block_q8_0));
-            if (!nb) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
-            xq_buf = nb;
+            block_q8_0* a = (block_q8_0*)realloc(xq_buf, need * sizeof(block_q8_0));
+            if (a) xq_buf = a;
+            float* b = (float*)realloc(xd_buf, need * sizeof(float));
+            if (b) xd_buf = b;
+            int32_t* c = (int32_t*)realloc(xsum_buf, need * sizeof(int32_t));
+            if (c) xsum_buf = c;
+            if (!a || !b || !c) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
             xq_cap = need;
         }
-        for (int t = 0; t < T; t++) K.quantize_x(xq_buf + (size_t)t * (n / QK8_0), x + (size_t)t * n, n);
+        for (int t = 0; t < T; t++) K.quantize_x(xq_buf + (size_t)t * nb, x + (size_t)t * n, n);
+        for (size_t b = 0; b < need; b++) {
+            xd_buf[b] = fp16_to_fp32(xq_buf[b].d);
+            int32_t sum = 0;
+            for (int k = 0; k < QK8_0; k++) sum += xq_buf[b].qs[k];
+            xsum_buf[b] = sum;
+        }
         j.xq = xq_buf;
+        j.xd = xd_buf;
+        j.xsum = xsum_buf;
     }
     // threads only pay off beyond a few tens of thousands of multiply-adds
     int big = (double)n * d * T >= 32768.0 && d >= 8;
