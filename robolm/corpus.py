@@ -800,8 +800,12 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                             {"project": p["id"]})
 
     # -- instruction pairs -------------------------------------------------------------------
+    held_codes = test_instance_codes(families) | {p["micropython_code"] for p in projects if p["split"] == "test"}
     for q in instructions:
         split = split_of("instruction:" + q["id"])
+        if q.get("code") in held_codes:   # the same program as a held-out test instance
+            stats.count(stats.augment, "skipped_test_program")
+            continue
         if q.get("code"):
             ok, msg = checker.validate(q["code"])
             if not ok:
@@ -974,9 +978,20 @@ def family_test_instances(families, seed=2024):
     rng = random.Random(seed)
     out = {}
     for fam in families:
-        values = sample_slots(fam, rng, "test")
+        default = instance_key(fam["id"], sample_slots(fam, rng, "default"), fam["slots"])
+        for _ in range(20):   # never the default instance (the instruction pairs use it)
+            values = sample_slots(fam, rng, "test")
+            if instance_key(fam["id"], values, fam["slots"]) != default:
+                break
         out[fam["id"]] = values
     return out
+
+
+def test_instance_codes(families):
+    """Every program text (all variants) of the held-out family instances."""
+    by_id = {f["id"]: f for f in families}
+    return {render(by_id[fid], v, var)["code"] for fid, v in family_test_instances(families).items()
+            for var in variants_for(by_id[fid], v)}
 
 
 def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3, seed=2024):
