@@ -83,6 +83,13 @@ def test_event_flood_without_sleep_stops_early():
     assert res.wall_s < 3.0   # stopped by the event limit long before a 2 s CPU timeout
 
 
+def test_print_flood_costs_serial_time_and_is_capped():
+    res = run("n = 0\nwhile True:\n    n += 1\n    print('hi', n)\n", budget_s=5.0)  # ~0.7 ms a line
+    assert res.status == "budget"
+    assert len(res.prints) == 5000 and res.events("print_limit")
+    assert res.prints[60]["t"] > res.prints[59]["t"]   # past the free calls each line takes time
+
+
 def test_swallowed_budget_still_ends_as_budget():
     code = "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except:\n        pass\n"
     res = run(code, budget_s=2.0, timeout_s=0.5)

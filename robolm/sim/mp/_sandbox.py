@@ -316,7 +316,7 @@ def main():
             error += " (the program used more memory than the board has)"
     if line_buf[0]:
         try:
-            _sim.record_print(line_buf[0])
+            _sim.record_print(line_buf[0], charge=False)
         except BaseException:
             pass
     if _sim.limit_msg and status != "timeout":

@@ -13,10 +13,11 @@ import gc
 import json
 
 # ---- limits and costs -----------------------------------------------------------
-READ_COST_US = 100       # a busy-wait read (input pin, ADC, clock) costs this much virtual time...
-FREE_READS = 20          # ...once more than this many reads happened since the last sleep
+READ_COST_US = 100       # a hardware call in a busy loop costs this much virtual time...
+FREE_READS = 50          # ...once more than this many calls happened since the last sleep
+SERIAL_US_PER_CHAR = 87  # print() over the USB serial at 115200 baud, in a busy loop
 MAX_EVENTS = 20000       # more events than this: the program is stopped (a loop without sleep?)
-MAX_PRINTS = 5000        # more print() calls than this: stopped too
+MAX_PRINTS = 5000        # printed lines kept in the trace (more are counted, not kept)
 MAX_PRINT_CHARS = 200000
 FLUSH_EVERY = 128        # events buffered before they are written to stdout...
 FLUSH_BYTES = 4096       # ...or about this many bytes of JSON (the heap is small)
@@ -120,17 +121,21 @@ def event(kind, **fields):
     _add(fields, size)
 
 
-def record_print(text):
-    global _n_prints, _n_chars, limit_msg
+def record_print(text, charge=True):
+    """One printed line. Past MAX_PRINTS lines (or MAX_PRINT_CHARS) the rest are counted but not
+    kept (one "print_limit" event says so); in a busy loop printing takes serial-line time."""
+    global _n_prints, _n_chars
     if limit_msg:
         raise SimLimit(limit_msg)
     _n_prints += 1
     _n_chars += len(text)
-    if _n_prints > MAX_PRINTS or _n_chars > MAX_PRINT_CHARS:
-        limit_msg = "print limit reached (%d prints or %d characters): a loop that never sleeps?" % (
-            MAX_PRINTS, MAX_PRINT_CHARS)
-        raise SimLimit(limit_msg)
-    _add({"t": now_us, "kind": "print", "text": text}, 48 + 2 * len(text))
+    if _n_prints <= MAX_PRINTS and _n_chars <= MAX_PRINT_CHARS:
+        _add({"t": now_us, "kind": "print", "text": text}, 48 + 2 * len(text))
+    elif not flags.get("_print_limit"):
+        flags["_print_limit"] = True
+        event("print_limit", max_prints=MAX_PRINTS, max_chars=MAX_PRINT_CHARS)
+    if charge:
+        cost(0, SERIAL_US_PER_CHAR * (len(text) + 1))
 
 
 def set_level(pin, value):
@@ -305,15 +310,15 @@ def armed():
         _write('["armed"]')
 
 
-def cost(us=0):
-    """A read. A program that sleeps between reads keeps exact timing; a busy-wait loop
-    (many reads without sleeping) pays READ_COST_US per read, so it still moves forward
-    in virtual time and ends at the budget instead of spinning forever. `us` is time the
-    operation itself takes on the board (a DHT read: 20 ms)."""
+def cost(us=0, busy_us=READ_COST_US):
+    """A hardware call (a read, a write, a print). A program that sleeps between calls keeps
+    exact timing; a busy loop (more than FREE_READS calls without sleeping) pays busy_us per
+    call, so it still moves forward in virtual time and ends at the budget instead of spinning
+    forever. `us` is time the operation itself always takes on the board (a DHT read: 20 ms)."""
     global _reads
     _reads += 1
     if _reads > FREE_READS:
-        us += READ_COST_US
+        us += busy_us
     if us:
         advance_to(now_us + us)
     elif budget_hit:

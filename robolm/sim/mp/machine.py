@@ -70,6 +70,7 @@ class Pin:
                 _sim.levels[pid] = 1 if value else 0
 
     def _drive(self, v):
+        _sim.cost()
         pid = self._id
         v = 1 if v else 0
         if pid == _sim.pins.get("trig") and _sim.levels.get(pid) == 1 and v == 0:
@@ -204,6 +205,7 @@ class PWM:
         self._duty_u16 = d
 
     def _emit(self):
+        _sim.cost()
         duty_u16 = self._duty_u16 if self._on else 0
         state = (self._freq, duty_u16)
         if state == self._last:
@@ -376,6 +378,10 @@ class SoftSPI(SPI):
     pass
 
 
+def SERIAL_US(n):
+    return _sim.SERIAL_US_PER_CHAR * n
+
+
 class UART:
     def __init__(self, id, baudrate=115200, **kw):
         self._id = id
@@ -399,6 +405,7 @@ class UART:
         return None
 
     def write(self, buf):
+        _sim.cost(0, SERIAL_US(len(buf)))
         text = buf if isinstance(buf, str) else bytes(buf).decode()
         _sim.event("uart", id=self._id, text=text)
         return len(buf)

@@ -36,6 +36,7 @@ class NeoPixel:
             self[i] = v
 
     def write(self):
+        _sim.cost()
         px = [list(p) for p in self._px]
         if px != self._last:
             self._last = px

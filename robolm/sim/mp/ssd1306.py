@@ -45,6 +45,7 @@ class SSD1306(framebuf.FrameBuffer):
         return out
 
     def show(self):
+        _sim.cost(0, 20000)  # sending 1 KB over 400 kHz I2C takes about 20 ms
         lines = self._lines()
         state = (lines, bytes(self.buffer))
         if state != self._last:
