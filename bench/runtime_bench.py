@@ -153,27 +153,32 @@ def decode(tokens):
     rc = L.llama_decode(ctx, L.llama_batch_get_one(arr, len(tokens)))
     if rc != 0: raise SystemExit(f"llama_decode failed: {rc}")
 prompt = [(i * 37 + 11) % n_vocab for i in range(n_prompt)]
-out = {}
+out = {"pp": 0.0, "tg": 0.0, "tg_far": 0.0, "tg_near": 0.0}
 decode(prompt[:8]); clear()                          # warm up
-t = time.perf_counter(); decode(prompt); out["pp"] = n_prompt / (time.perf_counter() - t)
-tok = 7
-t = time.perf_counter()
-for i in range(n_gen):
-    decode([tok]); tok = (tok * 31 + 5) % n_vocab
-out["tg"] = n_gen / (time.perf_counter() - t)
-clear()
 filler = [(i * 13 + 1) % n_vocab for i in range(far)]
-decode(filler[:512] if far > 512 else filler)
-if far > 512: decode(filler[512:])
-t = time.perf_counter()
-for i in range(32):
-    decode([tok]); tok = (tok * 31 + 5) % n_vocab
-out["tg_far"] = 32 / (time.perf_counter() - t)
-clear()
-t = time.perf_counter()
-for i in range(32):
-    decode([tok]); tok = (tok * 31 + 5) % n_vocab
-out["tg_near"] = 32 / (time.perf_counter() - t)
+tok = 7
+for rep in range(3):                                 # best of 3: the machine is shared
+    clear()
+    t = time.perf_counter(); decode(prompt); out["pp"] = max(out["pp"], n_prompt / (time.perf_counter() - t))
+    t = time.perf_counter()
+    for i in range(n_gen):
+        decode([tok]); tok = (tok * 31 + 5) % n_vocab
+    out["tg"] = max(out["tg"], n_gen / (time.perf_counter() - t))
+    clear()
+    decode(filler[:512] if far > 512 else filler)
+    if far > 512: decode(filler[512:])
+    t = time.perf_counter()
+    for i in range(32):
+        decode([tok]); tok = (tok * 31 + 5) % n_vocab
+    out["tg_far"] = max(out["tg_far"], 32 / (time.perf_counter() - t))
+    clear()
+    decode(prompt[:8])
+    t = time.perf_counter()
+    for i in range(32):
+        decode([tok]); tok = (tok * 31 + 5) % n_vocab
+    out["tg_near"] = max(out["tg_near"], 32 / (time.perf_counter() - t))
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"): out["rss"] = int(line.split()[1]) / 1024   # peak RSS of this process (MB)
 print(json.dumps(out))
 """
 
@@ -204,9 +209,7 @@ def bench_llama(path, threads):
                                    str(N_PROMPT), str(N_GEN), str(FAR)], env=env)
     if rc != 0:
         return {"error": (err.strip().splitlines() or ["?"])[-1]}
-    r = json.loads(out.strip().splitlines()[-1])
-    r["rss"] = rss
-    return r
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def robolm_run_path():
@@ -216,27 +219,32 @@ def robolm_run_path():
 
 def parse_stats(err):
     import re
-    m = re.search(r"prompt: (\d+) tokens, ([\d.]+) tok/s \| generation: (\d+) tokens, ([\d.]+) tok/s", err)
+    m = re.search(r"prompt: (\d+) tokens, ([\d.]+) tok/s \| generation: (\d+) tokens, ([\d.]+) tok/s.*peak RSS ([\d.]+) MB", err)
     if not m:
         return None
-    return int(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4))
+    return int(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4)), float(m.group(5))
 
 
-def bench_robolm(exe, path, threads):
+def bench_robolm(exe, path, threads, repeats=3):
+    """Best of `repeats` runs. robolm_run is started by a small shell (not exec'd straight
+    from this big Python process), so its own peak-RSS report is its own."""
     def run(n_prompt, n_gen):
         ids = ",".join(str((i * 37 + 11) % 8000) for i in range(n_prompt))
-        rc, out, err, rss = run_child([exe, str(path), "--tokens", ids, "-n", str(n_gen), "--ids", "--stats",
-                                       "--threads", str(threads)])
-        s = parse_stats(err) if rc == 0 else None
-        if s is None:
-            return None, (err.strip().splitlines() or ["?"])[-1], rss
-        return s, None, rss
-    s, e, rss = run(N_PROMPT, N_GEN)
+        best = None
+        for _ in range(repeats):
+            rc, out, err, _ = run_child(["sh", "-c", '"$@"; exit $?', "sh", exe, str(path), "--tokens", ids,
+                                         "-n", str(n_gen), "--ids", "--stats", "--threads", str(threads)])
+            s = parse_stats(err) if rc == 0 else None
+            if s is None:
+                return None, (err.strip().splitlines() or ["?"])[-1]
+            best = s if best is None else (s[0], max(s[1], best[1]), s[2], max(s[3], best[3]), min(s[4], best[4]))
+        return best, None
+    s, e = run(N_PROMPT, N_GEN)
     if s is None:
         return {"error": e}
-    r = {"pp": s[1], "tg": s[3], "rss": rss, "n_gen": s[2]}
-    near, _, _ = run(8, 32)
-    far, _, _ = run(FAR, 32)
+    r = {"pp": s[1], "tg": s[3], "rss": s[4], "n_gen": s[2]}
+    near, _ = run(8, 32)
+    far, _ = run(FAR, 32)
     r["tg_near"] = near[3] if near else float("nan")
     r["tg_far"] = far[3] if far else float("nan")
     return r
@@ -268,7 +276,8 @@ def main(argv=None):
         return 1
     have_llama = not a.no_llama and ensure_llama_cpp()
     peak = measure_peak_gflops()
-    py_rss = run_child([sys.executable, "-c", "import llama_cpp" if have_llama else "pass"])[3]
+    py_rss = float(run_child([sys.executable, "-c", "import llama_cpp\nfor l in open('/proc/self/status'):\n"
+                              " if l.startswith('VmHWM:'): print(int(l.split()[1]) / 1024)"])[1] or "nan") if have_llama else float("nan")
     print(f"machine: {os.cpu_count()} CPUs; fp32 matmul peak (1 thread, NumPy) {peak:.1f} GFLOP/s; "
           f"python baseline RSS (import llama_cpp) {py_rss:.1f} MB")
     with tempfile.TemporaryDirectory() as d:
