@@ -521,3 +521,17 @@ while True:
 def test_sleep_zero_loop_still_ends_at_budget():
     res = run("import time\nwhile True:\n    time.sleep(0)\n", budget_s=1.0)
     assert res.status == "budget"
+
+
+def test_forked_caller_gets_its_own_servers():
+    import multiprocessing
+    run("pass")  # the parent has a server now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        outs = pool.map(_child_run, range(4))
+    assert outs == ["0", "1", "2", "3"]
+    assert run("print(9)").stdout == "9"   # the parent's server still answers
+
+
+def _child_run(i):
+    return run(f"print({i})").stdout

@@ -175,8 +175,15 @@ _servers = []
 _servers_lock = threading.Lock()
 
 
+_owner_pid = [os.getpid()]
+
+
 def _get_servers(n):
     with _servers_lock:
+        if _owner_pid[0] != os.getpid():
+            # we are a forked child (multiprocessing): the parent's servers are not ours to use
+            _servers.clear()
+            _owner_pid[0] = os.getpid()
         _servers[:] = [s for s in _servers if s.alive()]
         while len(_servers) < n:
             _servers.append(_Server())
@@ -192,8 +199,9 @@ def sandbox_info():
 def shutdown():
     """Stop the fork servers (also done automatically at exit)."""
     with _servers_lock:
-        for s in _servers:
-            s.close()
+        if _owner_pid[0] == os.getpid():
+            for s in _servers:
+                s.close()
         _servers.clear()
 
 
