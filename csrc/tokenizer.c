@@ -282,6 +282,12 @@ typedef struct {
     int32_t ids[CACHE_IDS];
 } CacheEntry;
 
+typedef struct {           // one user-defined token, laid out for the scan in find_ud_spans
+    const char* text;
+    size_t len;
+    int32_t prio;          // its position in ud[] (0 = cut first)
+} UdEntry;
+
 struct Tokenizer {
     size_t n_vocab;
     char** tok;        // raw bytes of each token
@@ -292,8 +298,9 @@ struct Tokenizer {
     PairMap merges;        // (left, right) -> (rank, id)
     int32_t* ud;           // user-defined ids, longest first (ties: smaller id first)
     size_t n_ud;
-    int32_t* ud_by_byte;   // positions in ud[] grouped by first byte: ud_by_byte[ud_byte_start[b] ..
-    size_t ud_byte_start[257];  //   ud_byte_start[b + 1]) start with byte b, in priority order
+    UdEntry* ud_by_byte;   // the user-defined tokens grouped by first byte: entries ud_byte_start[b] ..
+    size_t ud_byte_start[257];  //   ud_byte_start[b + 1] - 1 start with byte b, in priority order
+    uint8_t ud_pair[8192];      // bit (b0 << 8 | b1) set: some user-defined token starts with bytes b0 b1
     CacheEntry* cache;
     // scratch for BPE on one pre-token (grown on demand)
     int32_t* sym;
@@ -403,13 +410,20 @@ static Tokenizer* build_vocab(const char* const* tokens, const size_t* token_len
         for (size_t i = 0; i < n_vocab; i++)
             if (t->type[i] == TOK_TYPE_USER_DEFINED) t->ud[t->n_ud++] = (int32_t)i;
         sort_ud(t, t->ud, t->n_ud);
-        t->ud_by_byte = (int32_t*)malloc(n_ud * sizeof(int32_t));
+        t->ud_by_byte = (UdEntry*)malloc(n_ud * sizeof(UdEntry));
         if (!t->ud_by_byte) goto oom;
         size_t k = 0;
         for (int b = 0; b < 256; b++) {
             t->ud_byte_start[b] = k;
-            for (size_t u = 0; u < t->n_ud; u++)
-                if ((uint8_t)t->tok[t->ud[u]][0] == b) t->ud_by_byte[k++] = (int32_t)u;
+            for (size_t u = 0; u < t->n_ud; u++) {
+                const char* tx = t->tok[t->ud[u]];
+                if ((uint8_t)tx[0] != b) continue;
+                t->ud_by_byte[k++] = (UdEntry){tx, t->tok_len[t->ud[u]], (int32_t)u};
+                // a one-byte user-defined token cannot exist (it would repeat a byte token), so
+                // every token has a second byte
+                unsigned pair = ((unsigned)b << 8) | (uint8_t)tx[1];
+                t->ud_pair[pair >> 3] |= (uint8_t)(1u << (pair & 7));
+            }
         }
         t->ud_byte_start[256] = k;
     }
@@ -750,14 +764,15 @@ static size_t find_ud_spans(const Tokenizer* t, const uint8_t* s, size_t len, Sp
     if (t->n_ud == 0 || len == 0) return 0;
     size_t n = 0, cap = 0;
     Span* cand = NULL;
-    for (size_t pos = 0; pos < len; pos++) {  // every occurrence, in order of position
+    for (size_t pos = 0; pos + 1 < len; pos++) {  // every occurrence, in order of position
+        unsigned pair = ((unsigned)s[pos] << 8) | s[pos + 1];
+        if (!(t->ud_pair[pair >> 3] & (1u << (pair & 7)))) continue;  // no token starts with these 2 bytes
         size_t b0 = t->ud_byte_start[s[pos]], b1 = t->ud_byte_start[s[pos] + 1];
-        if (b0 == b1) continue;
         for (size_t k = b0; k < b1; k++) {
-            int32_t u = t->ud_by_byte[k];
-            const char* tx = t->tok[t->ud[u]];
-            size_t L = t->tok_len[t->ud[u]];
-            if (L > len - pos || (L > 1 && s[pos + 1] != (uint8_t)tx[1]) || memcmp(s + pos, tx, L) != 0) continue;
+            const UdEntry* e = &t->ud_by_byte[k];
+            size_t L = e->len;
+            int32_t u = e->prio;
+            if (L > len - pos || s[pos + 1] != (uint8_t)e->text[1] || memcmp(s + pos, e->text, L) != 0) continue;
             if (n == cap) {
                 cap = cap ? 2 * cap : 64;
                 Span* c2 = (Span*)realloc(cand, cap * sizeof(Span));
