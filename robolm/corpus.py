@@ -811,12 +811,23 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             if not ok:
                 stats.rejected.append((f"instruction:{q['id']}", msg))
                 continue
+        fam = by_id.get(q.get("family"))
         for k in range(2):
             lang = pick_lang(shares, rng)
-            question, qlang = texts_for(lang, "instruction", q["id"], "question", q["question"])
-            answer, alang = texts_for(qlang, "instruction", q["id"], "answer", q["answer"])
-            if alang != qlang:
-                question, qlang, answer = q["question"], "en", q["answer"]
+            own = ((i18n.get(lang) or {}).get("instructions") or {}).get(q["id"]) or {}
+            fam_q = family_text(i18n, lang, fam["id"], "questions") if fam and "slots" in q else None
+            fam_x = family_text(i18n, lang, fam["id"], "explain") if fam and "slots" in q else None
+            if lang != "en" and not (own.get("question") and own.get("answer")) and fam_q and fam_x:
+                # a pair made from a family: its question and explanation translate through the family
+                values = with_derived(fam, q["slots"])
+                words = (i18n.get(lang) or {}).get("words") or {}
+                question = fill(fam_q[min(q.get("question_index", 0), len(fam_q) - 1)], values, words)
+                answer, qlang = fill(fam_x, values, words), lang
+            else:
+                question, qlang = texts_for(lang, "instruction", q["id"], "question", q["question"])
+                answer, alang = texts_for(qlang, "instruction", q["id"], "answer", q["answer"])
+                if alang != qlang:
+                    question, qlang, answer = q["question"], "en", q["answer"]
             code = (comment_prose(answer) + "\n" + q["code"]).strip() if q.get("code") else comment_prose(answer)
             if add_code(f"instruction:{q['id']}", split, q.get("grade", 0), question, code,
                         q.get("hardware", []), qlang, {"instruction": q["id"], "kind": "instruction"}):
@@ -955,7 +966,8 @@ def make_family_instructions(families, seed=11):
                 prog = render(fam, values, variant)
                 pairs.append({"id": f"{fam['id']}_q{qi + 1}_{k + 1}", "question": fill(q, values),
                               "answer": fill(fam.get("explain", ""), values), "code": _Literal(prog["code"]),
-                              "hardware": prog["hardware"], "grade": fam["grade"], "family": fam["id"]})
+                              "hardware": prog["hardware"], "grade": fam["grade"], "family": fam["id"],
+                              "question_index": qi, "slots": {n: values[n] for n in fam["slots"]}})
     return pairs
 
 
