@@ -23,17 +23,19 @@ The split pattern, and why. llama.cpp only tokenizes GGUF files the same way if 
  * Letter runs include combining marks \\p{M}. Devanagari vowel signs and the virama (and their
    Tamil, Bengali, Telugu ... cousins) are marks, not letters: with GPT-2's or GPT-4's ` ?\\p{L}+`
    the Hindi word "नमस्ते" falls apart at every sign ("नमस", "्", "त", "े") and BPE can never
-   learn whole syllables. bench/fertility.py measures it; with the same text and an 8K vocabulary
-   (BPE trained with each split) bytes/token went from 4.10 to 4.61 on Hindi, 4.27 to 5.11 on
-   Bengali, 4.36 to 5.64 on Tamil, 4.32 to 4.92 on Telugu (mean bytes per pre-token, the most one
-   token can hold: Hindi 5.05 -> 10.25, Tamil 5.49 -> 17.62).
+   learn whole syllables. bench/fertility.py measures it (default run: 4 MB of Python + the
+   docs authored so far, 8K vocabulary, BPE trained with each split): bytes/token llama-bpe ->
+   qwen35 went 3.77 -> 4.10 on Hindi, 4.03 -> 4.59 Bengali, 4.27 -> 4.98 Tamil, 4.54 -> 5.65
+   Malayalam; mean bytes per pre-token (the most one token can hold): Hindi 5.05 -> 10.25,
+   Tamil 5.49 -> 17.62.
  * Why not "gpt-4o" (o200k), which also has \\p{M}? Because llama.cpp does NOT run that regex
    as written: it rewrites it for std::regex with ASCII-only case classes and without marks in
    letter runs, so a GGUF trained on the Python o200k regex would tokenize differently there.
    "qwen35" is implemented exactly, class by class.
  * Digits are split one by one (\\p{N}): 115200 is 6 tokens, but every number is spelled the
-   same way, which helps a small model with pin numbers, angles and delays. It costs about 1%
-   on code (3.10 vs 3.14 bytes/token on the MicroPython programs against \\p{N}{1,3}).
+   same way, which helps a small model with pin numbers, angles and delays. It costs about 4%
+   on MicroPython (plain BPE 2.98 bytes/token vs 3.10 with llama-bpe's \\p{N}{1,3}); the
+   code-aware tokens below win that back (3.13).
  * Code: " ?[^\\s\\p{L}\\p{M}\\p{N}]+" keeps operator runs ("==", "+=", "):") together and
    "\\s+(?!\\S)" keeps runs of spaces; indentation is taken out as user-defined tokens first.
 The C split (csrc/tokenizer.c) is written by hand from the same classes (tables generated from
