@@ -579,6 +579,7 @@ EN_HEADER = """\
 #   families.<id>.explain    what the program does (the explain-code task)
 #   words                    slot values that are words (left/right)
 #   comments                 code comments, keyed by the English comment
+#   phrases                  how learners wrap a request: prefixes ("Please ") and suffixes
 #   projects.<id>            the 100 graded projects: title, description, objectives, prompts
 #   instructions.<id>        question/answer pairs (the code inside answers stays English)
 """
@@ -598,7 +599,7 @@ def extract_english(families, projects=(), instructions=()):
                 if isinstance(v, str) and v in ("left", "right"):
                     words[v] = v
     out = {"lang": "en", "families": fams, "words": dict(sorted(words.items())),
-           "comments": comments}
+           "comments": comments, "phrases": EN_PHRASES}
     if projects:
         out["projects"] = {p["id"]: {"title": p["project_title"], "description": p["description"],
                                      "learning_objectives": list(p["learning_objectives"]),
@@ -633,6 +634,35 @@ def _prompt_choices(texts, split):
     if split == "test" and held is not None:
         return [texts[held]]
     return [t for i, t in enumerate(texts) if i != held] or list(texts)
+
+
+# How learners wrap a request (prompt variation; translators may add `phrases` for their language)
+EN_PHRASES = {
+    "prefixes": ["Please ", "Can you ", "Write a program to ", "Write MicroPython code to ",
+                 "Help me ", "I need code to ", "ESP32: ", "How can I "],
+    "suffixes": [" Use MicroPython.", " Thanks!", " on my ESP32 robot.", " Please explain with comments.",
+                 " It is for a school project."],
+}
+
+
+def vary_prompt(text, lang, i18n, rng):
+    """A learner's way of typing a prompt: maybe a prefix/suffix phrase from the language's
+    `phrases`, maybe all lower case, maybe without the final full stop."""
+    phrases = EN_PHRASES if lang == "en" else ((i18n.get(lang) or {}).get("phrases") or {})
+    r = rng.random()
+    if r < 0.15 and phrases.get("prefixes"):
+        pre = rng.choice(phrases["prefixes"])
+        text = pre + (text[0].lower() + text[1:] if lang == "en" and text[:2] != text[:2].upper() else text)
+        if pre.rstrip().endswith(("you", "I")) or pre.startswith(("Can", "How")):
+            text = text.rstrip(".!") + "?"
+    elif r < 0.25 and phrases.get("suffixes"):
+        text = text.rstrip() + rng.choice(phrases["suffixes"])
+    r = rng.random()
+    if r < 0.1:
+        text = text.lower()
+    elif r < 0.25:
+        text = text.rstrip("。.!")
+    return text
 
 
 def api_functions(code):
@@ -761,7 +791,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                 plang = lang if k == 0 or "comment_translation" in used else pick_lang(shares, rng)
                 texts, plang = texts_for(plang, "family", fam["id"], "prompts", fam["prompts"])
                 words = ((i18n.get(plang) or {}).get("words") or {})
-                prompt = fill(rng.choice(_prompt_choices(texts, "train")), values, words)
+                prompt = vary_prompt(fill(rng.choice(_prompt_choices(texts, "train")), values, words), plang, i18n, rng)
                 if k > 0:
                     stats.count(stats.augment, "prompt_paraphrasing")
                 add_code(f"family:{fam['id']}", split, fam["grade"], prompt, code, program["hardware"], plang, extra)
