@@ -190,6 +190,9 @@ def export(ckpt_path, out_path, wtype_name="f32", tokenizer_path=None):
     tok_path = tokenizer_path or ckpt.get("tokenizer_path")
     if not tok_path:
         raise ExportError(f"{ckpt_path} names no tokenizer; pass --tokenizer tokenizers/<name>/tokenizer.json")
+    if not os.path.exists(tok_path):     # a path recorded relative to the repository root
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), tok_path)
+        tok_path = here if os.path.exists(here) else tok_path
     tok = Tokenizer.load(tok_path)
     if ckpt.get("tokenizer_hash") and getattr(tok, "hash", None) and ckpt["tokenizer_hash"] != tok.hash:
         raise ExportError(f"tokenizer {tok_path} (hash {tok.hash}) is not the one the checkpoint was trained with "
@@ -215,7 +218,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         n = export(args.checkpoint, args.output, args.type, args.tokenizer)
-    except (ExportError, gguf.GGUFError, ValueError) as e:
+    except (ExportError, gguf.GGUFError, ValueError, OSError) as e:
         print(f"export_gguf: {e}", file=sys.stderr)
         return 2
     print(f"wrote {args.output} ({n / 1e6:.2f} MB, {args.type})")
