@@ -222,3 +222,23 @@ def test_native_generate_streams_through_a_callback(tiny):
         list(NumpyModel(files["f32"]).generate(list(range(40, 40 + args.max_seq_len + 1)), 2))
     with pytest.raises(ValueError, match="context"):
         m.generate(list(range(40, 40 + args.max_seq_len + 1)), 2)
+
+
+def test_c_tokenizer_from_gguf_equals_python_on_generated_text(tiny):
+    """The runtime's tokenizer is built from the GGUF strings (tokenizer_build_gguf), not from
+    tokenizer.json: it must still encode exactly like robolm/tokenizer.py's reference."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    n = need_native()
+    model, args, tok, files = tiny
+    m = n.Model(str(files["f32"]))
+    pieces = st.sampled_from(["Pin.OUT", "    ", "        ", "\n", " ", "led", "एलईडी", "机器人", "¡", "1.5",
+                              "time.sleep_ms(", "'s", "[CODE]", "\t", "é", "\r\n"])
+    text = st.one_of(st.text(max_size=40), st.lists(pieces, max_size=12).map("".join))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(text)
+    def check(s):
+        assert m.encode(s) == tok.encode_reference(s)
+
+    check()
