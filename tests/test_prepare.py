@@ -137,3 +137,23 @@ def test_language_shares_follow_the_config(tmp_path):
     assert set(meta["language_shares"]) == {"hi", "es", "en"}
     hi = next(r for r in fam_rows if r["lang"] == "hi" and r["type"] == "code")
     assert "परीक्षण" in hi["prompt"]
+
+
+@pytest.mark.slow
+def test_default_size_corpus(tmp_path):
+    """The default prepare (all languages): a few minutes at most, millions of tokens, the
+    instruction part dominant, every project passing in the simulator."""
+    import time
+    t = time.time()
+    cmd = [sys.executable, str(ROOT / "prepare.py"), "--out", str(tmp_path)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    tokens = meta["tokens"]
+    print(f"prepare: {time.time() - t:.0f} s, {tokens['total']:,} tokens, shares "
+          + ", ".join(f"{k} {v['actual']:.3f}/{v['target']:.3f}" for k, v in meta["language_shares"].items()))
+    assert time.time() - t < 300
+    assert tokens["total"] > 4_000_000
+    assert tokens["sft"]["train"]["tokens"] > tokens["pretrain_train"]
+    assert meta["simulation"]["projects"]["passed"] == 100
+    assert meta["simulation"]["augmented_sample"]["passed"] >= 0.98 * meta["simulation"]["augmented_sample"]["n"]
