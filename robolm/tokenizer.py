@@ -264,13 +264,24 @@ class Tokenizer:
         """Merge the byte tokens of one pre-token: lowest rank first, leftmost on ties."""
         ids = [BYTE_OFFSET + b for b in chunk]
         while len(ids) >= 2:
-            ranks = [self.ranks.get(pair, None) for pair in zip(ids, ids[1:])]
-            best = min((r, k) for k, r in enumerate(ranks) if r is not None) if any(r is not None for r in ranks) else None
-            if best is None:
+            # (rank, position) of every adjacent pair that has a merge
+            candidates = [(self.ranks[pair], k) for k, pair in enumerate(zip(ids, ids[1:])) if pair in self.ranks]
+            if not candidates:
                 break
-            k = best[1]
-            ids[k:k + 2] = [self.first_merge_id + self.ranks[(ids[k], ids[k + 1])]]
+            rank, k = min(candidates)  # the lowest rank; the leftmost on ties
+            ids[k:k + 2] = [self.first_merge_id + rank]
         return ids
+
+    def explain(self, text: str) -> list[tuple[str, list[int]]]:
+        """For teaching: the pieces encode() works on and the ids of each, e.g.
+        [('from machine import', [300]), (' Pin', [512]), ('\\n', [49]), ...]."""
+        out = []
+        for piece in self._partition(text):
+            if isinstance(piece, int):
+                out.append((self.vocab[piece].decode(), [piece]))
+            else:
+                out += [(chunk, self._bpe(chunk.encode("utf-8"))) for chunk in split(piece)]
+        return out
 
     def decode_bytes(self, ids: Iterable[int], skip_special: bool = False) -> bytes:
         out = []

@@ -311,3 +311,11 @@ def test_native_encode_from_many_threads(tok):
     want = [tok.encode_reference(s) for s in texts]
     with ThreadPoolExecutor(4) as ex:
         assert list(ex.map(tok.encode, texts)) == want
+
+
+def test_explain_shows_the_pieces(tok):
+    text = "from machine import Pin\n    led = Pin(2, Pin.OUT)"
+    pieces = tok.explain(text)
+    assert "".join(p for p, _ in pieces) == text
+    assert [i for _, ids in pieces for i in ids] == tok.encode(text)
+    assert ("from machine import", [tok.encode("from machine import")[0]]) in pieces
