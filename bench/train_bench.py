@@ -1,8 +1,8 @@
 """Training throughput: train.py against a bare PyTorch loop over the same model, in one run.
 
-    .venv/bin/python bench/train_bench.py                 # CPU default + seed tiny, bf16, eager (~2 min)
-    .venv/bin/python bench/train_bench.py --compile       # also torch.compile (adds ~30 s per model)
-    .venv/bin/python bench/train_bench.py --dtype=fp32 --steps=20
+    .venv/bin/python bench/train_bench.py                 # CPU default + seed tiny, bf16 and fp32 (~2 min idle)
+    .venv/bin/python bench/train_bench.py --compile       # also bf16 + torch.compile (adds ~30 s per model)
+    .venv/bin/python bench/train_bench.py --dtypes=bf16 --steps=20
 
 For each shape it prints tokens/s and MFU (model FLOPs utilisation) against the peak matmul speed
 measured at the start of the same run (2048 x 2048, fp32 and bf16). FLOPs per token are
@@ -94,7 +94,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (compile happens here)")
-    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp32"])
+    ap.add_argument("--dtypes", default="bf16,fp32", help="comma-separated: bf16 (autocast), fp32")
     ap.add_argument("--compile", action="store_true", help="also measure with torch.compile")
     ap.add_argument("--only", default="", help="run only shapes whose name contains this")
     opt = ap.parse_args()
@@ -104,7 +104,8 @@ def main():
           f"fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s")
     print(f"{'model':<18}{'mode':<16}{'bare loop tok/s':>16}{'train.py tok/s':>16}{'ratio':>7}"
           f"{'MFU bare':>10}{'MFU train':>10}")
-    modes = [(opt.dtype, False)] + ([(opt.dtype, True)] if opt.compile else [])
+    dtypes = opt.dtypes.split(",")
+    modes = [(d, False) for d in dtypes] + ([(dtypes[0], True)] if opt.compile else [])
     with tempfile.TemporaryDirectory() as tmp:
         for name, (kw, batch) in SHAPES.items():
             if opt.only not in name:

@@ -11,6 +11,7 @@ from robolm.model import (ModelArgs, Transformer, RMSNorm, apply_rope, rope_tabl
                           load_checkpoint, sample_next)
 
 ROOT = Path(__file__).resolve().parents[1]
+torch.set_num_threads(1)     # tiny models: a second thread only waits on a busy shared machine
 
 
 def tiny_args(**kw):

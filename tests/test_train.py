@@ -170,15 +170,15 @@ def test_sft_masks_prompt_tokens_and_finetunes(tmp_path):
 
 def test_resume_after_kill_reproduces_uninterrupted_losses(tmp_path):
     d = make_pretrain_data(tmp_path / "data")
-    common = [sys.executable, str(ROOT / "train.py"), f"--data_dir={d}", *SMALL, "--max_steps=60",
+    common = [sys.executable, str(ROOT / "train.py"), f"--data_dir={d}", *SMALL, "--max_steps=40",
               "--eval_interval=10", "--log_interval=1", "--dropout=0.1"]   # dropout: the RNG state matters too
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     a, b = tmp_path / "a", tmp_path / "b"
     subprocess.run(common + [f"--out_dir={a}"], check=True, capture_output=True, env=env)
     proc = subprocess.Popen(common + [f"--out_dir={b}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:             # kill -9 once step 25 has run
-        if (b / "metrics.jsonl").exists() and any(s >= 25 for s, _ in losses(b / "metrics.jsonl")):
+    while time.time() < deadline and proc.poll() is None:             # kill -9 once step 15 has run
+        if (b / "metrics.jsonl").exists() and any(s >= 15 for s, _ in losses(b / "metrics.jsonl")):
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.01)
@@ -186,11 +186,11 @@ def test_resume_after_kill_reproduces_uninterrupted_losses(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_at = max(s for s, _ in losses(b / "metrics.jsonl"))
     r = subprocess.run(common + [f"--out_dir={b}", "--resume"], check=True, capture_output=True, text=True, env=env)
-    start = int(re.search(r"steps (\d+)\.\.60", r.stdout).group(1))
-    assert 20 <= start <= killed_at < 60
+    start = int(re.search(r"steps (\d+)\.\.40", r.stdout).group(1))
+    assert 10 <= start <= killed_at < 40
     ref = dict(losses(a / "metrics.jsonl"))
     got = losses(b / "metrics.jsonl")
-    assert [s for s, _ in got] == list(range(killed_at + 1)) + list(range(start, 60))
+    assert [s for s, _ in got] == list(range(killed_at + 1)) + list(range(start, 40))
     for s, loss in got:                                                # before and after the kill, step by step
         assert loss == pytest.approx(ref[s], rel=1e-6, abs=1e-7), (s, loss, ref[s])
 
@@ -233,3 +233,22 @@ def test_tier_names_tell_the_truth():
     cfg2, _ = train.parse_args([str(ROOT / "configs" / "tiny.py")])
     for p in ("pretrain-base.yaml", "finetune-instruct.yaml"):
         train.parse_args([str(ROOT / "configs" / "training" / p)])
+
+
+# ----------------------------------------------------------------------------- helpers around training
+
+def test_find_batch_size_reports_largest_and_fastest():
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "find_batch_size.py"), *SMALL, "--vocab_size=64",
+                        "--max_batch=4", "--steps=1"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "largest batch that fits: 4" in r.stdout
+    fastest = int(re.search(r"fastest: batch (\d+)", r.stdout).group(1))
+    assert fastest in (1, 2, 4)
+
+
+@pytest.mark.slow
+def test_train_bench_runs():
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "train_bench.py"), "--only=cpu", "--steps=1",
+                        "--warmup=1", "--dtypes=fp32"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"cpu-default 5.0M\s+fp32 eager\s+[\d,]+\s+[\d,]+\s+\d+\.\d\d", r.stdout), r.stdout
