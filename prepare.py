@@ -132,13 +132,16 @@ def registry_docs():
     mods = api.get("modules", api) if isinstance(api, dict) else {}
     for name in sorted(mods):
         mod = mods[name]
-        if not isinstance(mod, dict):
+        if not isinstance(mod, dict) or name.startswith("_"):
             continue
         lines = [f"Module {name}: {mod.get('doc', '') or ''}".strip()]
         for fn, spec in sorted((mod.get("functions") or {}).items()):
             lines.append(f"  {name}.{fn}{_sig(spec)}: {spec.get('doc', '') if isinstance(spec, dict) else ''}")
         for cls, cspec in sorted((mod.get("classes") or {}).items()):
             lines.append(f"  class {name}.{cls}: {cspec.get('doc', '') if isinstance(cspec, dict) else ''}")
+            consts = sorted((cspec.get("constants") or {}) if isinstance(cspec, dict) else {})
+            if consts:
+                lines.append(f"    constants: {', '.join(f'{cls}.{c}' for c in consts)}")
             for m, mspec in sorted(((cspec.get("methods") or {}) if isinstance(cspec, dict) else {}).items()):
                 if not m.startswith("_"):
                     lines.append(f"    {cls}.{m}{_sig(mspec)}: {mspec.get('doc', '') if isinstance(mspec, dict) else ''}")
@@ -148,11 +151,23 @@ def registry_docs():
 
 
 def _sig(spec):
+    """'(pin, value=None)' from a registry entry (first signature of the stub)."""
     if not isinstance(spec, dict):
         return "()"
-    params = spec.get("params") or spec.get("parameters") or []
-    names = [p.get("name", "?") if isinstance(p, dict) else str(p) for p in params]
-    return "(" + ", ".join(names) + ")"
+    sigs = spec.get("signatures") or [spec]
+    params = sigs[0].get("params") or []
+    out = []
+    for p in params:
+        if not isinstance(p, dict):
+            out.append(str(p))
+            continue
+        name = p.get("name", "?")
+        if p.get("kind") == "var_positional":
+            name = "*" + name
+        elif p.get("kind") == "var_keyword":
+            name = "**" + name
+        out.append(f"{name}={p['default']}" if p.get("default") is not None else name)
+    return "(" + ", ".join(out) + ")"
 
 
 def write_u16(path, ids):
