@@ -25,7 +25,7 @@ struct NativeTokenizer {
     ~NativeTokenizer() { tokenizer_free(t); }
 
     std::vector<int32_t> encode_vec(const std::string& s) {
-        std::vector<int32_t> out(s.size() / 2 + 16);
+        std::vector<int32_t> out(s.size() + 1);  // never more ids than bytes: one pass
         size_t n;
         {
             py::gil_scoped_release release;
