@@ -43,13 +43,14 @@ typedef struct {
     int first;
 } stream_ctx;
 
-// print each token as it comes: its bytes (control tokens such as [/CODE] are not text)
+// print each token as it comes: its bytes (control tokens such as [/CODE] and <unk> are not text)
 static int on_token(int32_t id, void* user) {
     stream_ctx* s = (stream_ctx*)user;
     if (s->print_ids) {
         printf(s->first ? "%d" : " %d", id);
         s->first = 0;
-    } else if (tokenizer_token_type(s->m->tokenizer, id) != TOK_TYPE_CONTROL) {
+    } else if (tokenizer_token_type(s->m->tokenizer, id) != TOK_TYPE_CONTROL &&
+               tokenizer_token_type(s->m->tokenizer, id) != TOK_TYPE_UNKNOWN) {
         size_t len;
         const char* b = tokenizer_token_bytes(s->m->tokenizer, id, &len);
         if (b) fwrite(b, 1, len, stdout);
