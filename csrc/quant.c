@@ -555,6 +555,93 @@ T_VNNI static void rows_q8_0_vnni512(float* out, int nr, const uint8_t* w, size_
     Q8_ROWS_BODY_512(dot64_i8_vnni)
 }
 
+// ---------------------------------------------------------------- 4 rows x 4 tokens (prompt)
+// The batched matmul's tile: 4 weight rows against 4 activation rows (tokens). Each weight
+// block is unpacked and its scale converted once for the 4 tokens.
+// out[t * ldo + r] = sum_b d_w[r,b] * xd[t,b] * dot(w[r,b], x[t,b])   r < nr, t < nt
+#define Q4_TILE_BODY(DOT32)                                                              \
+    const block_q4_0* w0 = (const block_q4_0*)w;                                         \
+    const block_q4_0* w1 = (const block_q4_0*)(w + (nr > 1 ? 1 : 0) * row_bytes);        \
+    const block_q4_0* w2 = (const block_q4_0*)(w + (nr > 2 ? 2 : 0) * row_bytes);        \
+    const block_q4_0* w3 = (const block_q4_0*)(w + (nr > 3 ? 3 : 0) * row_bytes);        \
+    size_t xo[4];                                                                        \
+    for (int t = 0; t < 4; t++) xo[t] = (size_t)(t < nt ? t : nt - 1) * ldx;             \
+    __m256 acc[4][2];                                                                    \
+    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();             \
+    const __m256i m4 = _mm256_set1_epi8(0x0F);                                           \
+    const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);                   \
+    const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);                   \
+    for (int b = 0; b < nb; b++) {                                                       \
+        __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)w0[b].qs)), \
+                                            _mm_loadu_si128((const __m128i*)w1[b].qs), 1);                  \
+        const __m256i l01 = _mm256_and_si256(q, m4), h01 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);  \
+        q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)w2[b].qs)),     \
+                                    _mm_loadu_si128((const __m128i*)w3[b].qs), 1);                          \
+        const __m256i l23 = _mm256_and_si256(q, m4), h23 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);  \
+        const __m128 wd = _mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d,  \
+                                                      (short)w2[b].d, (short)w3[b].d, 0, 0, 0, 0)); \
+        _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {                            \
+            const block_q8_0* xb = x + xo[t] + b;                                        \
+            const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)xb->qs));       \
+            const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)(xb->qs + 16))); \
+            const __m256i init = _mm256_set1_epi32(-2 * xsum[xo[t] + b]);                \
+            const __m256 sc = _mm256_castps128_ps256(_mm_mul_ps(wd, _mm_set1_ps(xd[xo[t] + b]))); \
+            __m256i s = DOT32(DOT32(init, l01, xl), h01, xh);                            \
+            acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, lo_rows), acc[t][0]); \
+            s = DOT32(DOT32(init, l23, xl), h23, xh);                                    \
+            acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, hi_rows), acc[t][1]); \
+        }                                                                                \
+    }                                                                                    \
+    for (int t = 0; t < nt; t++) {                                                       \
+        __m128 r01 = _mm_hadd_ps(_mm256_castps256_ps128(acc[t][0]), _mm256_extractf128_ps(acc[t][0], 1)); \
+        __m128 r23 = _mm_hadd_ps(_mm256_castps256_ps128(acc[t][1]), _mm256_extractf128_ps(acc[t][1], 1)); \
+        float t4[4];                                                                     \
+        _mm_storeu_ps(t4, _mm_hadd_ps(r01, r23));                                        \
+        for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = t4[r];                   \
+    }
+
+#define TILE_ARGS float* out, size_t ldo, int nr, int nt, const uint8_t* w, size_t row_bytes, \
+                  const block_q8_0* x, size_t ldx, const float* xd, const int32_t* xsum, int nb
+
+T_AVX2 static void tile_q4_0_avx2(TILE_ARGS) { Q4_TILE_BODY(dot32_u8i8_avx2) }
+T_VNNI static void tile_q4_0_vnni(TILE_ARGS) { Q4_TILE_BODY(dot32_u8i8_vnni) }
+
+// Q8_0, AVX-512 VNNI: a pair of rows per 64-byte register; x takes the sign of w per token
+T_VNNI static void tile_q8_0_vnni(TILE_ARGS) {
+    const block_q8_0* w0 = (const block_q8_0*)w;
+    const block_q8_0* w1 = (const block_q8_0*)(w + (nr > 1 ? 1 : 0) * row_bytes);
+    const block_q8_0* w2 = (const block_q8_0*)(w + (nr > 2 ? 2 : 0) * row_bytes);
+    const block_q8_0* w3 = (const block_q8_0*)(w + (nr > 3 ? 3 : 0) * row_bytes);
+    size_t xo[4];
+    for (int t = 0; t < 4; t++) xo[t] = (size_t)(t < nt ? t : nt - 1) * ldx;
+    __m512 acc[4][2];
+    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    const __m512i lo_rows = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i hi_rows = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m512i zero = _mm512_setzero_si512();
+    for (int b = 0; b < nb; b++) {
+        const __m512i q01 = load2x32(w0[b].qs, w1[b].qs), q23 = load2x32(w2[b].qs, w3[b].qs);
+        const __m512i a01 = _mm512_abs_epi8(q01), a23 = _mm512_abs_epi8(q23);
+        const __mmask64 n01 = _mm512_movepi8_mask(q01), n23 = _mm512_movepi8_mask(q23);
+        const __m128 wd = _mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d, (short)w2[b].d,
+                                                      (short)w3[b].d, 0, 0, 0, 0));
+        _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {
+            const block_q8_0* xb = x + xo[t] + b;
+            const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)xb->qs));
+            const __m512 sc = _mm512_castps128_ps512(_mm_mul_ps(wd, _mm_set1_ps(xd[xo[t] + b])));
+            __m512i s = _mm512_dpbusd_epi32(zero, a01, _mm512_mask_sub_epi8(xv, n01, zero, xv));
+            acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(lo_rows, sc), acc[t][0]);
+            s = _mm512_dpbusd_epi32(zero, a23, _mm512_mask_sub_epi8(xv, n23, zero, xv));
+            acc[t][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(hi_rows, sc), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        float t4[4] = {hsum256(_mm512_castps512_ps256(acc[t][0])), hsum256(_mm512_extractf32x8_ps(acc[t][0], 1)),
+                       hsum256(_mm512_castps512_ps256(acc[t][1])), hsum256(_mm512_extractf32x8_ps(acc[t][1], 1))};
+        for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = t4[r];
+    }
+}
+
 T_AVX2 static void rows_q4_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
                                   const float* xd, const int32_t* xsum, int nb) {
     Q4_ROWS_BODY(dot32_u8i8_avx2)
@@ -566,10 +653,6 @@ T_VNNI static void rows_q4_0_vnni(float* out, int nr, const uint8_t* w, size_t r
 T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
                                   const float* xd, const int32_t* xsum, int nb) {
     Q8_ROWS_BODY(dot32_i8_avx2)
-}
-T_VNNI static void rows_q8_0_vnni(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                  const float* xd, const int32_t* xsum, int nb) {
-    Q8_ROWS_BODY(dot32_i8_vnni)
 }
 #endif  // QUANT_X86
 
@@ -654,6 +737,11 @@ typedef struct {
     // up to 4 rows of Q8_0 / Q4_0 weights against one activation row (see "4 rows at a time")
     void (*rows_q8_0)(float*, int, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
     void (*rows_q4_0)(float*, int, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
+    // up to 4 rows x 4 tokens (the prompt's matmul); NULL: use the rows kernel per token
+    void (*tile_q8_0)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
+                      const int32_t*, int);
+    void (*tile_q4_0)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
+                      const int32_t*, int);
 } kernels_t;
 
 static kernels_t K;            // the kernels in use
@@ -715,27 +803,27 @@ const char* quant_isa_name(int isa) {
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
-                   rows_q8_0_dots, rows_q4_0_dots};
+                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
-                            rows_q8_0_avx2, rows_q4_0_avx2};
+                            rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
-                            rows_q8_0_avx512, rows_q4_0_avx2};
+                            rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
-                            rows_q8_0_vnni512, rows_q4_0_vnni};
+                            rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
-                            rows_q8_0_dots, rows_q4_0_dots};
+                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL};
             break;
 #endif
         default: break;
@@ -902,7 +990,19 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     for (int r = r0; r < r1; r += 4) {
         const int nr = MINI(4, r1 - r);
         const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
-        for (int t = 0; t < T; t++) {
+        int t = 0;
+        if (quantized && T > 1) {  // the prompt: 4 tokens at a time where a tile kernel exists
+            void (*tile)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
+                         const int32_t*, int) = j->wtype == QTYPE_Q8_0 ? K.tile_q8_0 : K.tile_q4_0;
+            if (tile) {
+                for (; t < T; t += 4) {
+                    const size_t xo = (size_t)t * nb;
+                    tile(j->out + (size_t)t * d + r, (size_t)d, nr, MINI(4, T - t), wr, j->row_bytes, j->xq + xo,
+                         (size_t)nb, j->xd + xo, j->xsum + xo, nb);
+                }
+            }
+        }
+        for (; t < T; t++) {
             float* o = j->out + (size_t)t * d + r;
             if (quantized) {
                 const size_t xo = (size_t)t * nb;
