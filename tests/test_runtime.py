@@ -242,3 +242,22 @@ def test_c_tokenizer_from_gguf_equals_python_on_generated_text(tiny):
         assert m.encode(s) == tok.encode_reference(s)
 
     check()
+
+
+def test_native_models_from_several_python_threads(tiny):
+    """The GIL is released during compute; a process-wide lock keeps the C state consistent."""
+    import threading
+    n = need_native()
+    model, args, tok, files = tiny
+    models = [n.Model(str(files["f32"])), n.Model(str(files["q8_0"]))]
+    want = [m.generate(PROMPT, 16, stop_ids=[]) for m in models]
+    got = [None] * 4
+
+    def work(i):
+        got[i] = models[i % 2].generate(PROMPT, 16, stop_ids=[])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want[0], want[1], want[0], want[1]]
