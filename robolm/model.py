@@ -54,6 +54,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))                      # (D,)
 
     def forward(self, x):                                                # x: (B, T, D)
+        return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)       # (B, T, D) fused: ~2x faster on CPU
+
+    def forward_naive(self, x):                                          # the same math, spelled out
         xf = x.float()                                                   # (B, T, D) statistics in fp32
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)  # (B, T, D)
         return xf.type_as(x) * self.weight                               # (B, T, D)
@@ -72,7 +75,8 @@ def rope_tables(head_dim, max_seq_len, theta=10000.0):
 def apply_rope(x, cos, sin):
     """Rotate ADJACENT pairs (x[2i], x[2i+1]) like llama.cpp's `llama` rope type (kernels.rope).
     x: (B, T, heads, hd); cos, sin: (T, hd/2)"""
-    x0, x1 = x.float()[..., 0::2], x.float()[..., 1::2]                  # (B, T, heads, hd/2) each
+    xf = x.float()                                                       # (B, T, heads, hd) rotate in fp32
+    x0, x1 = xf[..., 0::2], xf[..., 1::2]                                # (B, T, heads, hd/2) each
     c, s = cos[None, :, None, :], sin[None, :, None, :]                  # (1, T, 1, hd/2)
     out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)        # (B, T, heads, hd/2, 2)
     return out.flatten(-2).type_as(x)                                    # (B, T, heads, hd) pairs back in place

@@ -65,6 +65,7 @@ def test_rmsnorm_matches_torch():
         ours.weight.copy_(w)
         ref.weight.copy_(w)
     assert torch.allclose(ours(x), ref(x), atol=1e-6)
+    assert torch.allclose(ours.forward_naive(x), ref(x), atol=1e-6)   # the spelled-out version too
     np.testing.assert_allclose(ours(x)[0, 0].detach().numpy(),
                                kernels.rmsnorm(x[0, 0].numpy(), w.numpy()), atol=1e-5)
 
