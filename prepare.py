@@ -196,6 +196,7 @@ def main(argv=None):
     instructions = C.load_instructions(raw / "instructions")
     i18n = C.load_i18n(raw / "i18n")
     checker = C.Checker()
+    checker.validate_batch([p["micropython_code"] for p in projects] + [q["code"] for q in instructions if q["code"]])
     bad = [(p["id"], checker.validate(p["micropython_code"])[1]) for p in projects
            if not checker.validate(p["micropython_code"])[0]]
     if bad:
