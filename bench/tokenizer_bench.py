@@ -134,7 +134,8 @@ def main():
     for name, tok, t_train in [("robolm (C, code-aware)", ours, t_ours), ("robolm (C, plain BPE)", plain, t_plain)]:
         t_enc, ids = timed(lambda: tok._native.encode_array(held_text), repeat=3)
         t_list, _ = timed(lambda: tok.encode(held_text), repeat=3)
-        t_dec, _ = timed(lambda: tok._native.decode_bytes(ids.tolist()), repeat=3)
+        id_list = ids.tolist()  # decode from a Python list, like the peers
+        t_dec, _ = timed(lambda: tok._native.decode_bytes(id_list), repeat=3)
         n_multi = len(tok.encode(multi_text))
         rows.append((name, t_train, len(held_bytes) / 1e6 / t_enc, len(held_bytes) / 1e6 / t_dec,
                      bpt(len(ids), len(held_bytes)), bpt(n_multi, len(multi_text.encode())),

@@ -284,6 +284,12 @@ class Tokenizer:
         return out
 
     def decode_bytes(self, ids: Iterable[int], skip_special: bool = False) -> bytes:
+        """ids -> the exact bytes (CONTROL/UNKNOWN/UNUSED tokens dropped with skip_special)."""
+        if self._native is not None:
+            return self._native.decode_bytes(ids, skip_special)  # list, NumPy array or any iterable
+        return self.decode_bytes_reference(ids, skip_special)
+
+    def decode_bytes_reference(self, ids: Iterable[int], skip_special: bool = False) -> bytes:
         out = []
         for i in ids:
             i = int(i)

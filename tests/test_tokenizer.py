@@ -319,3 +319,17 @@ def test_explain_shows_the_pieces(tok):
     assert "".join(p for p, _ in pieces) == text
     assert [i for _, ids in pieces for i in ids] == tok.encode(text)
     assert ("from machine import", [tok.encode("from machine import")[0]]) in pieces
+
+
+def test_native_decode_equals_reference(tok):
+    import numpy as np
+    ids = tok.encode("robot.beep(440)  # बीप\n" * 3) + [tok.special_tokens["<eos>"]]
+    want = tok.decode_bytes_reference(ids)
+    for form in (ids, tuple(ids), np.array(ids, dtype=np.int64), np.array(ids, dtype=np.int32), iter(ids)):
+        assert tok.decode_bytes(form) == want
+    assert tok.decode_bytes(ids, skip_special=True) == tok.decode_bytes_reference(ids, skip_special=True)
+    for bad in ([-1], [tok.vocab_size], [2**40]):
+        with pytest.raises(ValueError):
+            tok.decode_bytes(bad)
+        with pytest.raises(ValueError):
+            tok.decode_bytes_reference(bad)

@@ -2,6 +2,8 @@
 // robolm/tokenizer.py uses it when robolm._native is built; the pure-Python code there is
 // the reference and the tests check that both give the same ids and merges.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,35 @@ struct NativeTokenizer {
         return out;
     }
 };
+
+// ids from a Python list (fast path: no per-item pybind casting), a NumPy array or any sequence.
+// An id outside int32 becomes -1, which decode then reports as out of range.
+std::vector<int32_t> ids_from(py::handle obj) {
+    std::vector<int32_t> ids;
+    if (PyList_Check(obj.ptr())) {
+        Py_ssize_t n = PyList_GET_SIZE(obj.ptr());
+        ids.resize((size_t)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            long long v = PyLong_AsLongLong(PyList_GET_ITEM(obj.ptr(), i));
+            if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+            ids[(size_t)i] = (v < INT32_MIN || v > INT32_MAX) ? -1 : (int32_t)v;
+        }
+    } else if (py::isinstance<py::array>(obj)) {
+        auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+        if (!a) throw py::error_already_set();
+        ids.resize((size_t)a.size());
+        for (size_t i = 0; i < ids.size(); i++) {
+            int64_t v = a.data()[i];
+            ids[i] = (v < INT32_MIN || v > INT32_MAX) ? -1 : (int32_t)v;
+        }
+    } else {
+        for (py::handle h : obj) {
+            long long v = py::cast<long long>(h);
+            ids.push_back((v < INT32_MIN || v > INT32_MAX) ? -1 : (int32_t)v);
+        }
+    }
+    return ids;
+}
 
 std::unique_ptr<NativeTokenizer> make_from_bytes(const std::vector<std::string>& tokens,
                                                  const std::vector<int32_t>& types, i32array merges) {
@@ -172,8 +203,8 @@ void bind_tokenizer(py::module_& m) {
                  std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(int32_t));
                  return a;
              }, py::arg("text"), "like encode, as an int32 NumPy array")
-        .def("decode_bytes", [](const NativeTokenizer& self, const std::vector<int32_t>& ids, bool skip_special) {
-                 return py::bytes(self.decode(ids, skip_special));
+        .def("decode_bytes", [](const NativeTokenizer& self, py::handle ids, bool skip_special) {
+                 return py::bytes(self.decode(ids_from(ids), skip_special));
              }, py::arg("ids"), py::arg("skip_special") = false)
         .def("find", [](const NativeTokenizer& self, const std::string& s) { return tokenizer_find(self.t, s.data(), s.size()); })
         .def_property_readonly("vocab_size", [](const NativeTokenizer& self) { return tokenizer_vocab_size(self.t); });
