@@ -863,6 +863,20 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                         q.get("hardware", []), qlang, {"instruction": q["id"], "kind": "instruction"}):
                 examples[-1]["type"] = "instruction"
                 examples[-1]["response"] = answer
+    # -- one example per firmware block (every block's API seen at least once in fine-tuning)
+    try:
+        from . import registry
+        blocks = registry.block_registry()
+    except Exception:   # registry unavailable: the families still cover the common blocks
+        blocks = []
+    codes = [b["micropython_code"] for b in blocks]
+    for b, (ok, msg) in zip(blocks, checker.validate_batch(codes)):
+        if not ok:
+            stats.rejected.append((f"block:{b['block_name']}", msg))
+            continue
+        for prompt in (b["description"], f"How do I use the {b['block_name']} block?"):
+            add_code(f"block:{b['block_name']}", "train", 0, prompt, b["micropython_code"],
+                     list(b.get("hardware_required") or []), "en", {"block": b["block_name"]})
     return examples, stats
 
 
