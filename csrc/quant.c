@@ -854,24 +854,29 @@ float vec_dot_q4_0(int n, const block_q4_0* w, const block_q8_0* x) { ensure_ker
 void quantize_row_q8_0_fast(block_q8_0* y, const float* x, int n) { ensure_kernels(); K.quantize_x(y, x, n); }
 
 // ============================================================================
-// 5. the thread pool: workers spin briefly for the next job, then sleep
+// 5. the thread pool: a job is split into chunks that threads claim one at a time from
+//    a shared counter, so the calling thread never waits for a worker the OS has not
+//    scheduled: it takes the chunks itself. Workers spin briefly for the next job, then sleep.
 // ============================================================================
 #define POOL_MAX 64
-#define POOL_SPIN 20000  // polls before a worker goes to sleep (~0.1-0.5 ms)
+#define POOL_SPIN 20000   // polls before a worker goes to sleep (~0.1-0.5 ms)
+#define POOL_CLOSED (1 << 30)
 
-typedef void (*pool_fn)(void* arg, int ith, int nth);
+typedef void (*pool_fn)(void* arg, int chunk);
 
 static struct {
     int n_threads;               // including the calling thread; 0 = not started
     pthread_t tid[POOL_MAX];
-    atomic_int gen;              // bumped once per job
-    atomic_int pending;          // workers still running the current job
+    atomic_int gen;              // bumped once per job: wakes the workers
+    atomic_int next;             // next chunk to claim (>= n_chunks: nothing left)
+    atomic_int done;             // chunks finished
     atomic_int stop;
+    int n_chunks;
     pool_fn fn;
     void* arg;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .next = POOL_CLOSED};
 
 static int requested_threads = 0;  // 0: default
 
@@ -883,8 +888,18 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void* pool_worker(void* p) {
-    int ith = (int)(intptr_t)p;
+// Claim and run chunks until none are left. A claim below n_chunks can only succeed
+// after the job's fn/arg/n_chunks were published (the caller opens `next` last).
+static void pool_work(void) {
+    for (;;) {
+        int c = atomic_fetch_add(&P.next, 1);
+        if (c >= P.n_chunks) return;
+        P.fn(P.arg, c);
+        atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+    }
+}
+
+static void* pool_worker(void* unused) {
     int seen = 0;
     for (;;) {
         int spins = 0;
@@ -896,8 +911,7 @@ static void* pool_worker(void* p) {
         }
         seen = atomic_load(&P.gen);
         if (atomic_load(&P.stop)) return NULL;
-        P.fn(P.arg, ith, P.n_threads);
-        atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
+        pool_work();
     }
 }
 
@@ -919,7 +933,7 @@ static void pool_start(int n) {
     if (n > POOL_MAX) n = POOL_MAX;
     P.n_threads = 1;
     for (int i = 1; i < n; i++) {
-        if (pthread_create(&P.tid[i], NULL, pool_worker, (void*)(intptr_t)i) != 0) {
+        if (pthread_create(&P.tid[i], NULL, pool_worker, NULL) != 0) {
             fprintf(stderr, "robolm quant: could not start thread %d; using %d\n", i, P.n_threads);
             break;
         }
@@ -946,22 +960,27 @@ int quant_get_threads(void) {
     return requested_threads ? requested_threads : quant_default_threads();
 }
 
-// Run fn(arg, ith, nth) for ith = 0..nth-1, ith 0 on this thread. nth = 1 runs inline.
-static void pool_run(pool_fn fn, void* arg, int use_threads) {
+// Run fn(arg, c) for every chunk c in 0..n_chunks-1, on this thread and the workers.
+static void pool_run(pool_fn fn, void* arg, int n_chunks, int use_threads) {
     int want = quant_get_threads();
-    if (!use_threads || want <= 1) { fn(arg, 0, 1); return; }
+    if (!use_threads || want <= 1 || n_chunks <= 1) {
+        for (int c = 0; c < n_chunks; c++) fn(arg, c);
+        return;
+    }
     if (P.n_threads != want) { pool_stop(); pool_start(want); }
-    if (P.n_threads <= 1) { fn(arg, 0, 1); return; }
+    atomic_store(&P.next, POOL_CLOSED);  // no claims while the job is being set up
     P.fn = fn;
     P.arg = arg;
-    atomic_store(&P.pending, P.n_threads - 1);
+    P.n_chunks = n_chunks;
+    atomic_store(&P.done, 0);
+    atomic_store(&P.next, 0);            // open: chunks can be claimed from here on
     pthread_mutex_lock(&P.mu);
     atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
-    fn(arg, 0, P.n_threads);
-    int spins = 0;
-    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+    pool_work();
+    int spins = 0;                       // wait only for chunks a worker has already claimed
+    while (atomic_load_explicit(&P.done, memory_order_acquire) < n_chunks) {
         if (++spins < POOL_SPIN) cpu_relax(); else sched_yield();
     }
 }
@@ -1020,12 +1039,12 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     }
 }
 
-static void matmul_task(void* arg, int ith, int nth) {
+#define MATMUL_CHUNK_ROWS 16  // rows per claimed chunk: 4 calls of the 4-row kernels
+
+static void matmul_task(void* arg, int chunk) {
     const matmul_job* j = (const matmul_job*)arg;
-    // split rows in chunks of 4 (one kernel call each; neighbours rarely share a line of out)
-    int chunks = (j->d + 3) / 4;
-    int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
-    matmul_rows(j, MINI(c0 * 4, j->d), MINI(c1 * 4, j->d));
+    int r0 = chunk * MATMUL_CHUNK_ROWS;
+    matmul_rows(j, r0, MINI(r0 + MATMUL_CHUNK_ROWS, j->d));
 }
 
 // scratch for quantized activations (grows, never shrinks)
@@ -1072,7 +1091,7 @@ void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, in
     }
     // threads only pay off beyond a few tens of thousands of multiply-adds
     int big = (double)n * d * T >= 32768.0 && d >= 8;
-    pool_run(matmul_task, &j, big);
+    pool_run(matmul_task, &j, (d + MATMUL_CHUNK_ROWS - 1) / MATMUL_CHUNK_ROWS, big);
 }
 
 void matmul_typed(float* out, const float* x, const void* w, int wtype, int n, int d) {
