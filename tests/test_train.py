@@ -229,8 +229,8 @@ def test_tier_names_tell_the_truth():
         named = float(m.group(1)) * 1e6
         assert abs(n - named) <= 0.10 * named, f"{f.name}: counted {n:,} params"
         assert n <= 150e6
-    cfg, _ = train.parse_args([str(ROOT / "configs" / "cpu_default.py")])
-    cfg2, _ = train.parse_args([str(ROOT / "configs" / "tiny.py")])
+    for p in ("cpu_default.py", "cpu_default_sft.py", "tiny.py"):
+        train.parse_args([str(ROOT / "configs" / p)])
     for p in ("pretrain-base.yaml", "finetune-instruct.yaml"):
         train.parse_args([str(ROOT / "configs" / "training" / p)])
 
