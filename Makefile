@@ -8,7 +8,7 @@ PIP     := $(PY) -m pip
 CONFIG  ?= configs/cpu_default.py
 BUILD   ?= build/native
 
-.PHONY: help setup build test test-slow demo prepare train sample native native-debug native-static bench clean
+.PHONY: help setup build test test-slow demo prepare train export sample evaluate native native-debug native-static bench clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,16 +34,32 @@ test: setup      ## the default test suite (under ~15 minutes on 2 cores)
 test-slow: setup ## the slow tests only
 	$(PY) -m pytest -m slow tests
 
-prepare: setup   ## build the corpus, the tokenizer and train.bin / val.bin
+prepare: setup   ## build the corpus, the tokenizer and train.bin / val.bin / sft_*.bin
 	$(PY) prepare.py
 
-train: setup     ## train the CPU default model ($(CONFIG))
+train: setup     ## train the CPU default: pretraining, then instruction fine-tuning (~15 min on 2 cores)
 	$(PY) train.py $(CONFIG)
+	$(PY) train.py configs/cpu_default_sft.py
 
-sample: setup    ## generate code for a prompt with the trained model
-	$(PY) sample.py --prompt "blink the LED on pin 2 every half second"
+CKPT    ?= out/cpu_default_sft/ckpt.pt
+export: setup    ## export the trained model to GGUF: F32, Q8_0, Q4_0 (exports/)
+	$(PY) export_gguf.py $(CKPT) exports/robolm-f32.gguf --type f32
+	$(PY) export_gguf.py $(CKPT) exports/robolm-q8_0.gguf --type q8_0
+	$(PY) export_gguf.py $(CKPT) exports/robolm-q4_0.gguf --type q4_0
 
-demo: prepare train sample ## the main job: prepare, train the CPU default, sample
+sample: setup    ## generate code for a few prompts in several languages with each engine
+	-$(PY) sample.py --prompt "blink the LED on pin 2 every half second" --explain hi
+	-$(PY) sample.py --backend numpy --prompt "पिन 4 पर LED को हर 1 सेकंड में ब्लिंक करो" --explain es
+	-$(PY) sample.py --backend native --model exports/robolm-q8_0.gguf --prompt "mueve el robot hacia adelante durante 2 segundos"
+	-$(PY) sample.py --backend native --model exports/robolm-q4_0.gguf --prompt "让舵机转到90度"
+	.venv/bin/robolm_run exports/robolm-q4_0.gguf -p "turn on the buzzer when the button is pressed" -n 200 --stats
+
+evaluate: setup  ## held-out prompts: compiler, API checker and simulator rates (out/eval*/)
+	$(PY) -m robolm.evaluate --backend torch --model $(CKPT) --out out/eval
+	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q4_0.gguf --out out/eval-q4_0
+
+demo: prepare train export sample evaluate ## the main job, on a fresh machine: everything above, in order
+	@echo "corpus: data/processed/  checkpoints: out/cpu_default*/  GGUF: exports/  evaluation: out/eval*/eval.md"
 
 native:          ## plain CMake build of robolm_run, no Python needed
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release && cmake --build $(BUILD) -j
