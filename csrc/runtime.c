@@ -269,6 +269,7 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
         m->stop_ids[m->n_stop++] = m->eos_id;
     }
     m->prompt_template = dup_string_key(ld, "robolm.prompt.template", NULL);
+    m->explain_template = dup_string_key(ld, "robolm.prompt.explain_template", NULL);
     m->default_hardware = dup_string_key(ld, "robolm.prompt.default_hardware", "");
     if (ld->failed) return -1;
 
@@ -316,6 +317,7 @@ void rl_free(rl_model* m) {
     free(s->key_cache); free(s->value_cache);
     if (m->tokenizer) tokenizer_free(m->tokenizer);
     free(m->prompt_template);
+    free(m->explain_template);
     free(m->default_hardware);
     gguf_close(&m->file);
     memset(m, 0, sizeof *m);
@@ -596,20 +598,30 @@ static int32_t control_at(const rl_model* m, const char* s, size_t len, size_t* 
     return best;
 }
 
-// text piece of the template with {prompt} and {hardware} filled in
-static void push_filled(rl_model* m, id_buf* b, const char* piece, size_t len, const char* prompt, size_t plen,
-                        const char* hw, size_t hlen) {
-    size_t cap = len + plen + hlen + 1, n = 0;
+typedef struct {
+    const char* name;   // "{prompt}"
+    const char* value;
+    size_t len;
+} fill;
+
+// a text piece of the template with its placeholders filled in
+static void push_filled(rl_model* m, id_buf* b, const char* piece, size_t len, const fill* fills, int n_fills) {
+    size_t cap = len + 1, n = 0;
+    for (int f = 0; f < n_fills; f++) cap += fills[f].len * (len / 2 + 1);  // each placeholder may repeat
     char* buf = (char*)malloc(cap);
     if (!buf) return;
     for (size_t i = 0; i < len;) {
-        if (len - i >= 8 && memcmp(piece + i, "{prompt}", 8) == 0) {
-            memcpy(buf + n, prompt, plen); n += plen; i += 8;
-        } else if (len - i >= 10 && memcmp(piece + i, "{hardware}", 10) == 0) {
-            memcpy(buf + n, hw, hlen); n += hlen; i += 10;
-        } else {
-            buf[n++] = piece[i++];
+        int hit = 0;
+        for (int f = 0; f < n_fills && !hit; f++) {
+            size_t nl = strlen(fills[f].name);
+            if (len - i >= nl && memcmp(piece + i, fills[f].name, nl) == 0) {
+                memcpy(buf + n, fills[f].value, fills[f].len);
+                n += fills[f].len;
+                i += nl;
+                hit = 1;
+            }
         }
+        if (!hit) buf[n++] = piece[i++];
     }
     push_text(m, b, buf, n);
     free(buf);
@@ -617,34 +629,25 @@ static void push_filled(rl_model* m, id_buf* b, const char* piece, size_t len, c
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
 
-long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const char* hardware, int32_t* out,
-                     size_t cap, char* err, size_t err_size) {
-    if (!m->prompt_template) {
-        snprintf(err, err_size, "this model file has no robolm.prompt.template. Hint: re-export with export_gguf.py");
+// The template split into control tokens (by id) and text pieces (through the tokenizer).
+// {lang} is part of a control token, the other placeholders only of text pieces, so a
+// user who types "[CODE]" gets the text, never the control token (as robolm/prompt.py).
+static long build_from_template(rl_model* m, const char* t, const char* key, const char* lang, const fill* fills,
+                                int n_fills, int32_t* out, size_t cap, char* err, size_t err_size) {
+    if (!t) {
+        snprintf(err, err_size, "this model file has no %s. Hint: re-export with export_gguf.py", key);
         return -1;
     }
     if (!lang || !*lang) lang = "en";
-    // [LANG:xx] must be a control token of this vocabulary
-    char tag[64];
+    char tag[64];  // [LANG:xx] must be a control token of this vocabulary
     snprintf(tag, sizeof tag, "[LANG:%s]", lang);
     int32_t lang_id = tokenizer_find(m->tokenizer, tag, strlen(tag));
-    if (lang_id < 0 || tokenizer_token_type(m->tokenizer, lang_id) != TOK_TYPE_CONTROL) {
-        snprintf(err, err_size, "unknown language '%s'. Hint: use one of the codes with a [LANG:xx] token, e.g. en hi ta",
+    if (strlen(lang) > 8 || lang_id < 0 || tokenizer_token_type(m->tokenizer, lang_id) != TOK_TYPE_CONTROL) {
+        snprintf(err, err_size, "unknown language '%.16s'. Hint: use one of the codes with a [LANG:xx] token, e.g. en hi ta",
                  lang);
         return -1;
     }
-    // python: prompt.strip()
-    size_t plen = strlen(prompt);
-    while (plen && is_space(prompt[0])) { prompt++; plen--; }
-    while (plen && is_space(prompt[plen - 1])) plen--;
-    if (!hardware) hardware = m->default_hardware ? m->default_hardware : "";
-    size_t hlen = strlen(hardware);
-
-    // the template, split into control tokens (by id) and text pieces (through the tokenizer);
-    // {lang} is part of a control token, {prompt} and {hardware} only of text pieces, so a
-    // user who types "[CODE]" gets the text, never the control token
     id_buf b = {out, cap, 0};
-    const char* t = m->prompt_template;
     size_t tl = strlen(t), start = 0, i = 0;
     while (i < tl) {
         size_t mlen = 0;
@@ -652,7 +655,7 @@ long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const ch
         if (tl - i >= 13 && memcmp(t + i, "[LANG:{lang}]", 13) == 0) { id = lang_id; mlen = 13; }
         else id = control_at(m, t + i, tl - i, &mlen);
         if (id >= 0) {
-            push_filled(m, &b, t + start, i - start, prompt, plen, hardware, hlen);
+            push_filled(m, &b, t + start, i - start, fills, n_fills);
             push_id(&b, id);
             i += mlen;
             start = i;
@@ -660,8 +663,31 @@ long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const ch
             i++;
         }
     }
-    push_filled(m, &b, t + start, tl - start, prompt, plen, hardware, hlen);
+    push_filled(m, &b, t + start, tl - start, fills, n_fills);
     return (long)b.n;
+}
+
+long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const char* hardware, int32_t* out,
+                     size_t cap, char* err, size_t err_size) {
+    // python: f" {prompt.strip()} "
+    size_t plen = strlen(prompt);
+    while (plen && is_space(prompt[0])) { prompt++; plen--; }
+    while (plen && is_space(prompt[plen - 1])) plen--;
+    if (!hardware) hardware = m->default_hardware ? m->default_hardware : "";
+    fill fills[2] = {{"{prompt}", prompt, plen}, {"{hardware}", hardware, strlen(hardware)}};
+    return build_from_template(m, m->prompt_template, "robolm.prompt.template", lang, fills, 2, out, cap, err,
+                               err_size);
+}
+
+long rl_build_explain_prompt(rl_model* m, const char* code, const char* lang, int32_t* out, size_t cap, char* err,
+                             size_t err_size) {
+    // python: f"\n{code.strip(chr(10))}\n"
+    size_t clen = strlen(code);
+    while (clen && code[0] == '\n') { code++; clen--; }
+    while (clen && code[clen - 1] == '\n') clen--;
+    fill fills[1] = {{"{code}", code, clen}};
+    return build_from_template(m, m->explain_template, "robolm.prompt.explain_template", lang, fills, 1, out, cap,
+                               err, err_size);
 }
 
 // ============================================================================ generation

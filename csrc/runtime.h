@@ -77,6 +77,7 @@ typedef struct {
     int32_t stop_ids[8];        // robolm.stop_token_ids (else eos)
     int n_stop;
     char* prompt_template;      // robolm.prompt.template ({lang} {prompt} {hardware}), NUL-terminated
+    char* explain_template;     // robolm.prompt.explain_template ({lang} {code}), or NULL
     char* default_hardware;
     float* f16_scratch;         // a dequantized row (embedding lookups)
 } rl_model;
@@ -121,6 +122,10 @@ int rl_sample(rl_sampler* s, float* logits, int vocab_size, rl_prob_index* scrat
 // ids (possibly > cap: call again with more room) or -1 with a message in err.
 long rl_build_prompt(rl_model* m, const char* prompt, const char* lang, const char* hardware,
                      int32_t* out, size_t cap, char* err, size_t err_size);
+
+// The explain-code prompt (code in, explanation in `lang` out), up to and including [EXPLAIN].
+long rl_build_explain_prompt(rl_model* m, const char* code, const char* lang, int32_t* out, size_t cap, char* err,
+                             size_t err_size);
 
 typedef struct {
     double prompt_seconds, gen_seconds;

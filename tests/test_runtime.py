@@ -164,6 +164,14 @@ def test_prompt_built_in_c_equals_prompt_py(tiny, tmp_path):
         assert r.returncode == 0 and [int(x) for x in r.stdout.split()] == want
     with pytest.raises(ValueError, match="unknown language"):
         m.build_prompt("x", "xx")
+    from robolm.prompt import build_explain_prompt
+    code = "\n\nfrom machine import Pin\nled = Pin(2, Pin.OUT)\n  \n"
+    for lang in ("hi", "es"):
+        want = build_explain_prompt(tok, code, lang=lang)
+        assert m.build_explain_prompt(code, lang) == want
+        r = subprocess.run([need_run(), str(files["f32"]), "--explain", "-p", code, "--lang", lang, "--encode"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and [int(x) for x in r.stdout.split()] == want
 
 
 def test_robolm_run_links_only_libc_and_libm():

@@ -2,6 +2,7 @@
 //
 //   robolm_run model.gguf -p "blink the LED on pin 2" [--lang hi] [-n 200] [--temp 0.7]
 //              [--top-p 0.9] [--top-k 40] [--seed 1] [--threads N] [--hardware "..."] [--stats]
+//   robolm_run model.gguf --explain -p "$(cat main.py)" --lang hi     # explain code in Hindi
 //
 // It builds RoboLM's prompt format itself from the file's metadata (robolm.prompt.template),
 // streams the generated text to stdout as it is sampled, and with --stats reports prompt and
@@ -23,6 +24,7 @@ static void usage(FILE* out) {
             "  -p, --prompt TEXT     what the robot should do (any of the 25 languages)\n"
             "  --lang CODE           the prompt's language tag (en, hi, ta, ...; default en)\n"
             "  --hardware TEXT       the [HARDWARE] part of the prompt (default: the file's)\n"
+            "  --explain             -p is MicroPython code: explain it in --lang (stops at [/EXPLAIN])\n"
             "  -n N                  generate at most N tokens (default 200)\n"
             "  --temp T              temperature, 0 = greedy (default 0)\n"
             "  --top-k K             keep the K most likely tokens (default 0 = all)\n"
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
     const char *path = NULL, *prompt = NULL, *lang = "en", *hardware = NULL, *tokens_arg = NULL, *logits_path = NULL;
     long n_new = 200, top_k = 0, seed = 1, threads = 0;
     double temp = 0.0, top_p = 1.0;
-    int stats = 0, print_ids = 0, encode_only = 0;
+    int stats = 0, print_ids = 0, encode_only = 0, explain = 0;
     for (int i = 1; i < argc; i++) {
         const char* a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(a, "--stats")) { stats = 1; takes = 0; }
         else if (!strcmp(a, "--ids")) { print_ids = 1; takes = 0; }
         else if (!strcmp(a, "--encode")) { encode_only = 1; takes = 0; }
+        else if (!strcmp(a, "--explain")) { explain = 1; takes = 0; }
         else if (a[0] == '-' && a[1] && !v) { fprintf(stderr, "robolm_run: %s needs a value\n", a); return 2; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "--lang")) lang = v;
@@ -164,13 +167,15 @@ int main(int argc, char** argv) {
             if (*end && *end != ',') { fprintf(stderr, "robolm_run: --tokens wants ids like 2,4,6\n"); free(ids); rl_free(&m); return 2; }
         }
     } else {
-        n_prompt = rl_build_prompt(&m, prompt, lang, hardware, ids, cap, err, sizeof err);
+        n_prompt = explain ? rl_build_explain_prompt(&m, prompt, lang, ids, cap, err, sizeof err)
+                           : rl_build_prompt(&m, prompt, lang, hardware, ids, cap, err, sizeof err);
         if (n_prompt < 0) { fprintf(stderr, "robolm_run: %s\n", err); free(ids); rl_free(&m); return 2; }
         if ((size_t)n_prompt > cap) {  // longer than the context: make room (--encode still prints it)
             int32_t* more = (int32_t*)realloc(ids, (size_t)n_prompt * sizeof(int32_t));
             if (!more) { fprintf(stderr, "robolm_run: out of memory\n"); free(ids); rl_free(&m); return 1; }
             ids = more;
-            rl_build_prompt(&m, prompt, lang, hardware, ids, (size_t)n_prompt, err, sizeof err);
+            if (explain) rl_build_explain_prompt(&m, prompt, lang, ids, (size_t)n_prompt, err, sizeof err);
+            else rl_build_prompt(&m, prompt, lang, hardware, ids, (size_t)n_prompt, err, sizeof err);
         }
     }
     if (encode_only) {
@@ -199,8 +204,10 @@ int main(int argc, char** argv) {
     rl_sampler_init(&sampler, (float)temp, (int)top_k, (float)top_p, (uint64_t)seed);
     stream_ctx ctx = {&m, print_ids, 1};
     rl_stats st;
-    int n = rl_generate(&m, ids, (int)n_prompt, (int)n_new, &sampler, NULL, 0, on_token, &ctx, NULL, &st, err,
-                        sizeof err);
+    // code generation stops at the file's stop tokens ([/CODE], <eos>); an explanation at [/EXPLAIN], <eos>
+    int32_t explain_stops[2] = {tokenizer_find(m.tokenizer, "[/EXPLAIN]", 10), m.eos_id};
+    int n = rl_generate(&m, ids, (int)n_prompt, (int)n_new, &sampler, explain ? explain_stops : NULL, explain ? 2 : 0,
+                        on_token, &ctx, NULL, &st, err, sizeof err);
     printf("\n");
     fflush(stdout);
     if (n < 0) { fprintf(stderr, "robolm_run: %s\n", err); free(ids); rl_free(&m); return 1; }

@@ -162,6 +162,16 @@ public:
         return ids;
     }
 
+    std::vector<int32_t> build_explain_prompt(const std::string& code, const std::string& lang) {
+        char err[RL_ERR_SIZE];
+        std::lock_guard<std::mutex> lock(runtime_mutex);
+        long n = rl_build_explain_prompt(&m_, code.c_str(), lang.c_str(), nullptr, 0, err, sizeof err);
+        if (n < 0) throw py::value_error(err);
+        std::vector<int32_t> ids((size_t)n);
+        if (n) rl_build_explain_prompt(&m_, code.c_str(), lang.c_str(), ids.data(), (size_t)n, err, sizeof err);
+        return ids;
+    }
+
     int token_type(int32_t id) const { return tokenizer_token_type(m_.tokenizer, id); }
 
 private:
@@ -196,5 +206,7 @@ void bind_runtime(py::module_& m) {
         .def("decode", &Model::decode, py::arg("ids"), py::arg("skip_special") = true)
         .def("build_prompt", &Model::build_prompt, py::arg("prompt"), py::arg("lang") = "en",
              py::arg("hardware") = py::none(), "RoboLM's code-generation prompt, up to and including [CODE]")
+        .def("build_explain_prompt", &Model::build_explain_prompt, py::arg("code"), py::arg("lang") = "en",
+             "RoboLM's explain-code prompt, up to and including [EXPLAIN]")
         .def("token_type", &Model::token_type, py::arg("id"));
 }
