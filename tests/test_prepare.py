@@ -26,9 +26,17 @@ def run_prepare(out, *extra):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def raw_snapshot(tmp_path_factory):
+    """A copy of data/raw: translators commit while tests run, and both runs must see one state."""
+    raw = tmp_path_factory.mktemp("raw") / "raw"
+    shutil.copytree(RAW, raw)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, raw_snapshot):
     out = tmp_path_factory.mktemp("tiny")
-    log = run_prepare(out)
+    log = run_prepare(out, "--raw", str(raw_snapshot))
     return out, log
 
 
@@ -67,16 +75,17 @@ def test_outputs_and_formats(tiny):
     assert {"type", "grade", "prompt", "code", "hardware", "api_functions", "lang"} <= set(code)
 
 
-def test_no_leakage_into_training(tiny):
+def test_no_leakage_into_training(tiny, raw_snapshot):
     out, _ = tiny
     rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     train = [r for r in rows if r.get("split") == "train" and r["type"] != "doc"]
-    projects = C.load_syllabus()
+    projects = C.load_syllabus(raw_snapshot / "syllabus")
     held_projects = {p["id"] for p in projects if p["split"] != "train"}
     assert not any(r.get("project") in held_projects for r in train)
-    test_codes = {p["micropython_code"] for p in projects if p["split"] == "test"} | C.test_instance_codes(C.load_families())
+    fams = C.load_families(raw_snapshot / "tasks")
+    test_codes = {p["micropython_code"] for p in projects if p["split"] == "test"} | C.test_instance_codes(fams)
     assert not any(r.get("code") in test_codes for r in rows if r.get("split") == "train")
-    families = {f["id"]: f for f in C.load_families()}
+    families = {f["id"]: f for f in fams}
     tests = json.loads((out / "test_prompts.json").read_text(encoding="utf-8"))
     test_instances = {C.instance_key(t["family"], t["slots"]) for t in tests if t.get("family")}
     train_instances = {r["instance"] for r in train if r.get("instance")}
@@ -94,9 +103,9 @@ def test_no_leakage_into_training(tiny):
                 assert not all(p in r["prompt"] for p in pieces), (fam["id"], r["prompt"])
 
 
-def test_deterministic(tiny, tmp_path):
+def test_deterministic(tiny, tmp_path, raw_snapshot):
     out, _ = tiny
-    run_prepare(tmp_path / "again")
+    run_prepare(tmp_path / "again", "--raw", str(raw_snapshot))
     for name in ("train.bin", "val.bin", "sft_train.bin", "sft_train_mask.bin", "sft_val.bin", "corpus.jsonl",
                  "test_prompts.json", "tokenizer/tokenizer.json"):
         assert sha(out / name) == sha(tmp_path / "again" / name), name
