@@ -102,7 +102,6 @@ class TorchEngine:
         from robolm.model import sample_next
         torch = self.torch
         gen = torch.Generator().manual_seed(seed)
-        ids = ids[-self.context:]
         caches = self.model.new_caches(1)
         with torch.no_grad():
             logits, _ = self.model(torch.tensor([ids]), start_pos=0, caches=caches)   # (1, T, V)
@@ -124,6 +123,7 @@ class NumpyEngine:
         from robolm.numpy_model import NumpyModel
         self.model = NumpyModel(path)
         self.tok = self.model.tokenizer
+        self.context = self.model.config.seq_len
 
     def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
         yield from self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids))
@@ -137,6 +137,7 @@ class NativeEngine:
         from robolm.numpy_model import NumpyModel
         self.model = _native.Model(path)
         self.tok = NumpyModel(path).tokenizer      # the same tokenizer, rebuilt from the file
+        self.context = self.model.config["seq_len"]
 
     def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
         yield from self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids))
@@ -165,6 +166,9 @@ def load_engine(backend, path):
 def run(engine, ids, args, stop_names, echo):
     """Generate after `ids`, echoing text as it arrives; return the text before the stop token."""
     tok = engine.tok
+    if len(ids) + 16 > engine.context:
+        fail(f"the prompt is {len(ids)} tokens with RoboLM's format, the model's context is {engine.context}; "
+             "shorten the prompt (or the code to explain)")
     stop_ids = {tok.special_tokens[name] for name in stop_names} | {tok.special_tokens["<eos>"]}
     out, shown = [], 0
     for t in engine.stream(ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
