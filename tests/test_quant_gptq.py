@@ -101,3 +101,18 @@ def test_gptq_file_loads_and_matches(tmp_path):
     r = gg.GGUFReader(path)
     types = {t.name: t.tensor_type.name for t in r.tensors}
     assert types["blk.0.attn_q.weight"] == "Q4_0" and types["blk.0.attn_norm.weight"] == "F32"
+    # llama.cpp runs the GPTQ file and agrees with robolm_run on it
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    exe = tg.robolm_run_path()
+    if exe is None:
+        pytest.skip("robolm_run is not built")
+    import subprocess
+    prompt = [5, 17, 42, 99, 7, 3]
+    llm = llama_cpp.Llama(path, n_ctx=32, n_threads=1, logits_all=True, verbose=False, type_k=0, type_v=0)
+    llm.eval(prompt)
+    theirs = np.array(llm.scores[:len(prompt)])                        # (T, V)
+    r = subprocess.run([exe, path, "--tokens", ",".join(map(str, prompt)), "--logits", str(tmp_path / "l.bin")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ours = np.fromfile(tmp_path / "l.bin", dtype=np.float32).reshape(len(prompt), -1)
+    assert np.abs(theirs - ours).max() <= 1e-5 * np.abs(ours).max()
