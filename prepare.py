@@ -39,10 +39,12 @@ RAW = ROOT / "data" / "raw"
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--language-config", default=str(ROOT / "configs/languages/all-languages.yaml"))
-    ap.add_argument("--out", default=str(ROOT / "data/processed"))
+    ap.add_argument("--language-config", default=str(ROOT / "configs/languages/all-languages.yaml"),
+                    help="which languages and how they are mixed (configs/languages/*.yaml)")
+    ap.add_argument("--out", default=str(ROOT / "data/processed"), help="where the token files go")
     ap.add_argument("--tokenizer", default=None, help="directory of an existing tokenizer (skip training)")
-    ap.add_argument("--tokenizer-config", default=str(ROOT / "configs/tokenizers/robo-code-8k.yaml"))
+    ap.add_argument("--tokenizer-config", default=str(ROOT / "configs/tokenizers/robo-code-8k.yaml"),
+                    help="settings of the tokenizer trained when --tokenizer is not given")
     ap.add_argument("--vocab-size", type=int, default=None, help="override the tokenizer config's vocab size")
     ap.add_argument("--samples-per-family", type=int, default=250, help="augmented programs per task family")
     ap.add_argument("--prompts-per-program", type=int, default=3, help="prompts (paraphrases/languages) per program")
