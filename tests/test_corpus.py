@@ -229,3 +229,18 @@ def test_projects_are_distinct():
     projects = C.load_syllabus()
     assert len({p["micropython_code"] for p in projects}) == 100
     assert len({C.instance_key(p["family"], p["slots"]) for p in projects}) == 100
+
+
+def test_held_out_instances_are_solvable(families, checker):
+    """The reference program of every held-out family instance (unseen slot values) passes the
+    check that test_prompts.json gives the model, so a failing model answer is the model's fault."""
+    jobs = []
+    for fid, values in C.family_test_instances(families).items():
+        fam = next(f for f in families if f["id"] == fid)
+        for var in C.variants_for(fam, values):
+            prog = C.render(fam, values, var)
+            jobs.append((prog["code"], prog["scenario"], prog["check"], prog["budget_s"]))
+    assert all(ok for ok, _ in checker.validate_batch([j[0] for j in jobs]))
+    results = checker.simulate_many(jobs)
+    bad = [(j[0][:120], msg) for j, (ok, msg) in zip(jobs, results) if not ok]
+    assert not bad, bad[:3]
