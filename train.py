@@ -347,23 +347,29 @@ def main(argv):
             "tokenizer_hash": tok_hash, "tokenizer_path": str(meta.get("tokenizer_path", ""))})
         plot_metrics(metrics_path, out_dir / "loss.png")
 
-    if master:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     metrics = open(metrics_path, "a" if cfg.resume else "w") if master else None  # a new run, a new log
+
+    def agree(value, op="MAX"):                                      # DDP: every rank takes the same decision
+        if ddp:
+            t = torch.tensor(float(value), device=device)
+            torch.distributed.all_reduce(t, op=getattr(torch.distributed.ReduceOp, op))
+            value = type(value)(t.item())
+        return value
 
     def record(**row):
         if master:
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
 
-    tokens_per_step = cfg.batch_size * cfg.max_seq_len * cfg.grad_accum * world
+    tokens_per_step = cfg.batch_size * cfg.max_seq_len * cfg.grad_accum * world   # SFT: at most this
     log(f"{tokens_per_step:,} tokens per step, steps {start_step}..{cfg.max_steps}, out {out_dir}")
     model.train()
-    step, t_start = start_step, time.time()
-    steps_since_log, train_time, time_since_log = 0, 0.0, 0.0        # tok/s counts training time only
+    step, t_start, max_steps_cap = start_step, time.time(), cfg.max_steps
+    tokens_since_log, train_time, time_since_log = 0, 0.0, 0.0       # tok/s counts training time only
     while True:
         last = step >= cfg.max_steps
-        over_time = cfg.max_minutes > 0 and time.time() - t_start > cfg.max_minutes * 60
+        over_time = cfg.max_minutes > 0 and agree(time.time() - t_start > cfg.max_minutes * 60)
         if over_time:
             log(f"time budget of {cfg.max_minutes} min reached at step {step}")
         if (step % cfg.eval_interval == 0 or last or over_time) and not (cfg.resume and step == start_step):
@@ -390,6 +396,7 @@ def main(argv):
                 _, loss = model(x, y)
             (loss / cfg.grad_accum).backward()
             loss_sum += loss.item() / cfg.grad_accum
+            tokens_since_log += x.numel() * world                      # positions, padding included
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
@@ -397,23 +404,24 @@ def main(argv):
         train_time += time.time() - t0
         if step == start_step + 1:
             t_fit = t0                                                 # time steps 1..10 (step 0 may compile)
-        if cfg.max_minutes > 0 and not cfg.resume and step == start_step + 10:   # fit the schedule to the budget
-            per_step = (time.time() - t_fit) / 10 * 1.1                # + ~10% for evaluations and checkpoints
-            fit = step + 1 + int((cfg.max_minutes * 60 - (time.time() - t_start)) / per_step)
-            if fit < cfg.max_steps:
+        if cfg.max_minutes > 0 and not cfg.resume and step >= start_step + 10 and (
+                step == start_step + 10 or step % cfg.eval_interval == 0):   # fit the schedule to the budget
+            per_step = (time.time() - t_fit) / (step - start_step) * (1.1 if step == start_step + 10 else 1.0)
+            left_s = cfg.max_minutes * 60 - (time.time() - t_start)  # (+10% at first: evals, checkpoints)
+            fit = agree(min(max_steps_cap, step + 1 + int(left_s / per_step)), "MIN")
+            if fit != cfg.max_steps:
                 log(f"max_minutes={cfg.max_minutes}: {per_step:.2f} s/step, max_steps {cfg.max_steps} -> {fit}")
                 cfg.max_steps = max(fit, step + 1)
         time_since_log += time.time() - t0
-        steps_since_log += 1
         if step % cfg.log_interval == 0 or step == cfg.max_steps - 1:
-            tok_s = steps_since_log * tokens_per_step / max(time_since_log, 1e-9)
+            tok_s = tokens_since_log / max(time_since_log, 1e-9)
             left = (cfg.max_steps - step - 1) * train_time / (step + 1 - start_step)
             if cfg.max_minutes > 0:
                 left = min(left, max(0.0, cfg.max_minutes * 60 - (time.time() - t_start)))
             record(step=step, loss=loss_sum, lr=lr, tok_per_s=round(tok_s), time=round(time.time() - t_start, 2))
             log(f"step {step}/{cfg.max_steps} | loss {loss_sum:.4f} | lr {lr:.2e} | "
                 f"{tok_s:,.0f} tok/s | ETA {int(left // 60)}m{int(left % 60):02d}s")
-            steps_since_log, time_since_log = 0, 0.0
+            tokens_since_log, time_since_log = 0, 0.0
         step += 1
 
     if master:
