@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     memcpy(prompt, data, size);
     prompt[size] = 0;  // the CLI's prompt is a C string: stops at the first NUL
     rl_build_prompt(&model, prompt, "hi", prompt, pids, 128, err, sizeof err);
+    rl_build_explain_prompt(&model, prompt, "ta", pids, 128, err, sizeof err);
     free(prompt);
     free(back);
     free(ids);
