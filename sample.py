@@ -130,17 +130,29 @@ class NumpyEngine:
 
 
 class NativeEngine:
-    """The C runtime (csrc/runtime.c) through robolm._native; it returns the tokens at the end."""
+    """The C runtime (csrc/runtime.c) through robolm._native, streaming through a callback."""
 
     def __init__(self, path):
         from robolm import _native
-        from robolm.numpy_model import NumpyModel
+        from robolm.numpy_model import load_tokenizer
         self.model = _native.Model(path)
-        self.tok = NumpyModel(path).tokenizer      # the same tokenizer, rebuilt from the file
+        self.tok = load_tokenizer(path, native=True)      # the same tokenizer, rebuilt from the file
         self.context = self.model.config["seq_len"]
 
     def stream(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
-        yield from self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids))
+        # The C loop calls on_token as each id is sampled; a small queue turns that into a generator.
+        import queue
+        import threading
+        q = queue.Queue()
+        def work():
+            try:
+                self.model.generate(ids, max_new_tokens, temperature, top_k, top_p, seed, list(stop_ids),
+                                    on_token=q.put)
+            finally:
+                q.put(None)
+        threading.Thread(target=work, daemon=True).start()
+        while (t := q.get()) is not None:
+            yield t
 
 
 ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine, "native": NativeEngine}
@@ -150,7 +162,7 @@ def load_engine(backend, path):
     if path is None:
         path = DEFAULT_CKPT if backend == "torch" else DEFAULT_GGUF
     if not os.path.exists(path):
-        hint = "`make train`" if backend == "torch" else "`make export`"
+        hint = "`make train`" if backend == "torch" else "`make export` (export_gguf.py)"
         fail(f"model file {path} not found; build it with {hint} or pass --model PATH")
     want_gguf = backend != "torch"
     if want_gguf != path.endswith(".gguf"):
