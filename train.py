@@ -164,7 +164,11 @@ class Data:
                 if len(mask) != len(toks) or len(starts) == 0:
                     die(f"sft_{split}: {len(toks)} tokens but {len(mask)} mask bytes, {len(starts)} offsets")
                 ends = np.append(starts[1:], len(toks))
-                self.splits[split] = (toks, mask, starts, ends)
+                keep = [i for i, (s, e) in enumerate(zip(starts, np.minimum(ends, starts + self.T + 1)))
+                        if mask[s + 1:e].any()]                        # some loss inside the context window
+                if not keep:
+                    die(f"sft_{split}: no example has a masked-in token within max_seq_len={self.T}")
+                self.splits[split] = (toks, mask, starts[keep], ends[keep])
 
     def batch(self, split, batch_size, key):
         """x: (B, T) inputs, y: (B, T) next tokens (-100 = no loss)."""
