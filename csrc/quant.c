@@ -642,6 +642,41 @@ T_VNNI static void tile_q8_0_vnni(TILE_ARGS) {
     }
 }
 
+// ---------------------------------------------------------------- F32 / F16 tiles (AVX-512)
+// NT tokens x up to 4 rows of float weights: each weight vector is loaded (and for F16
+// converted) once for the NT tokens; NT = 1 when generating, 4 for the prompt.
+// out[t * ldo + r] = sum_j w[r, j] * x[t, j]
+#define LOAD_F32(p, m) ((m) == 0xFFFF ? _mm512_loadu_ps((const float*)(p)) : _mm512_maskz_loadu_ps((m), (const float*)(p)))
+#define LOAD_F16(p, m) _mm512_cvtph_ps((m) == 0xFFFF ? _mm256_loadu_si256((const __m256i*)(p)) : _mm256_maskz_loadu_epi16((m), (const uint16_t*)(p)))
+#define DEFINE_TILE_FLOAT(NAME, T, ELEM, LOADW, NT)                                          \
+    T_AVX512 static void NAME(float* out, size_t ldo, int nr, int nt, const uint8_t* w,      \
+                              size_t row_bytes, const float* x, size_t ldx, int n) {         \
+        const ELEM* wr[4];                                                                   \
+        const float* xt[NT];                                                                 \
+        for (int r = 0; r < 4; r++) wr[r] = (const ELEM*)(w + (size_t)(r < nr ? r : 0) * row_bytes); \
+        for (int t = 0; t < NT; t++) xt[t] = x + (size_t)(t < nt ? t : 0) * ldx;             \
+        __m512 acc[NT][4];                                                                   \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                 \
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[t][r] = _mm512_setzero_ps(); \
+        for (int j = 0; j < n; j += 16) {                                                    \
+            const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);    \
+            __m512 wv[4];                                                                    \
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) wv[r] = LOADW(wr[r] + j, m);  \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {                           \
+                const __m512 xv = LOAD_F32(xt[t] + j, m);                                    \
+                _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                          \
+                    acc[t][r] = _mm512_fmadd_ps(wv[r], xv, acc[t][r]);                       \
+            }                                                                                \
+        }                                                                                    \
+        float res[NT][4]; /* reduce with constant indices: acc stays in registers */        \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                 \
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) res[t][r] = _mm512_reduce_add_ps(acc[t][r]); \
+        for (int t = 0; t < nt && t < NT; t++)                                               \
+            for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = res[t][r];               \
+    }
+DEFINE_TILE_FLOAT(tile_f32_4_avx512, T_AVX512, float, LOAD_F32, 4)
+DEFINE_TILE_FLOAT(tile_f16_4_avx512, T_AVX512, uint16_t, LOAD_F16, 4)
+
 T_AVX2 static void rows_q4_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
                                   const float* xd, const int32_t* xsum, int nb) {
     Q4_ROWS_BODY(dot32_u8i8_avx2)
@@ -742,6 +777,9 @@ typedef struct {
                       const int32_t*, int);
     void (*tile_q4_0)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
                       const int32_t*, int);
+    // float weights: up to 4 rows x 4 tokens (the prompt); NULL: one dot product per row and token
+    void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
+    void (*tile_f16_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
 } kernels_t;
 
 static kernels_t K;            // the kernels in use
@@ -803,27 +841,30 @@ const char* quant_isa_name(int isa) {
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
-                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL};
+                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
-                            rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2};
+                            rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
+                            NULL, NULL};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
-                            rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2};
+                            rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
+                            tile_f32_4_avx512, tile_f16_4_avx512};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
-                            rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni};
+                            rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
+                            tile_f32_4_avx512, tile_f16_4_avx512};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
-                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL};
+                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL};
             break;
 #endif
         default: break;
@@ -1020,6 +1061,15 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
                          (size_t)nb, j->xd + xo, j->xsum + xo, nb);
                 }
             }
+        }
+        if (!quantized && T >= 4) {  // float weights, the prompt: 4-token tiles where this CPU has them
+            // (one token at a time stays with the per-row dot: one sequential stream per row
+            // is what the prefetchers like best for large float matrices)
+            void (*t4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int) =
+                j->wtype == QTYPE_F32 ? K.tile_f32_4 : K.tile_f16_4;
+            if (t4)
+                for (; t + 4 <= T; t += 4) t4(j->out + (size_t)t * d + r, (size_t)d, nr, 4, wr, j->row_bytes,
+                                              j->x + (size_t)t * n, (size_t)n, n);
         }
         for (; t < T; t++) {
             float* o = j->out + (size_t)t * d + r;
