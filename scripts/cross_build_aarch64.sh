@@ -8,6 +8,14 @@
 # --baseline builds for plain armv8-a NEON (older phones, Raspberry Pi 3/4).
 # Needs Debian's cross compiler: apt-get install gcc-aarch64-linux-gnu qemu-user
 # (qemu-user only to try the result here: qemu-aarch64 OUT model.gguf -p "...").
+#
+# On an Android phone (no root needed; USB debugging on, `adb` on the computer):
+#   adb push build/aarch64/robolm_run exports/robolm-q4_0.gguf /data/local/tmp/
+#   adb shell
+#   cd /data/local/tmp && chmod +x robolm_run
+#   ./robolm_run robolm-q4_0.gguf -p "blink the LED on pin 2" --lang en --threads 4 --stats
+# The binary is static (no libraries needed), so it also runs inside Termux or on any
+# aarch64 Linux board. --threads 4 uses the big cores on most phones; try 2 on small ones.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/build/aarch64/robolm_run"
@@ -15,7 +23,7 @@ ARCH="-march=armv8.2-a+dotprod"
 for a in "$@"; do
     case "$a" in
         --baseline) ARCH="-march=armv8-a" ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) OUT="$a" ;;
     esac
 done
