@@ -453,7 +453,7 @@ DEFINE_DOT_Q_AVX512(vnni, T_VNNI, dot64_i8_vnni, dot32_i8_vnni)
 // ---------------------------------------------------------------- 4 rows at a time
 // The matmul's inner loop: up to 4 weight rows against one quantized activation row, so
 // each activation block is loaded once for 4 rows. xd[b] is the activation block's scale as
-// float, xsum[b] the sum of its 32 quants (Q4_0 stores q + 8: dot(q, x) = dot(nibble, x) - 8 sum x,
+// float, xcorr[b] = -2 * the sum of its 32 quants (Q4_0 stores q + 8: dot(q, x) = dot(nibble, x) - 8 sum x,
 // so each 4-lane integer accumulator starts at -2 sum x).
 // out[r] = sum_b d_w[r,b] * xd[b] * dot(w[r,b], x[b])   for r < nr
 #define Q4_ROWS_BODY(DOT32)                                                              \
@@ -469,7 +469,7 @@ DEFINE_DOT_Q_AVX512(vnni, T_VNNI, dot64_i8_vnni, dot32_i8_vnni)
     for (int b = 0; b < nb; b++) {                                                       \
         const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)x[b].qs));        \
         const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)(x[b].qs + 16)));  \
-        const __m256i init = _mm256_set1_epi32(-2 * xsum[b]);                            \
+        const __m256i init = _mm256_set1_epi32(xcorr[b]);                            \
         /* the 4 rows' scales times the activation's, in one conversion */               \
         const __m128 sc4 = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d,        \
                                           (short)w2[b].d, (short)w3[b].d, 0, 0, 0, 0)), _mm_set1_ps(xd[b])); \
@@ -547,11 +547,11 @@ T_VNNI static inline __m256i dot32_u8i8_vnni(__m256i acc, __m256i u, __m256i s) 
     for (int r = 0; r < nr; r++) out[r] = t4[r];
 
 T_AVX512 static void rows_q8_0_avx512(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                      const float* xd, const int32_t* xsum, int nb) {
+                                      const float* xd, const int32_t* xcorr, int nb) {
     Q8_ROWS_BODY_512(dot64_i8_avx512)
 }
 T_VNNI static void rows_q8_0_vnni512(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                     const float* xd, const int32_t* xsum, int nb) {
+                                     const float* xd, const int32_t* xcorr, int nb) {
     Q8_ROWS_BODY_512(dot64_i8_vnni)
 }
 
@@ -584,7 +584,7 @@ T_VNNI static void rows_q8_0_vnni512(float* out, int nr, const uint8_t* w, size_
             const block_q8_0* xb = x + xo[t] + b;                                        \
             const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)xb->qs));       \
             const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)(xb->qs + 16))); \
-            const __m256i init = _mm256_set1_epi32(-2 * xsum[xo[t] + b]);                \
+            const __m256i init = _mm256_set1_epi32(xcorr[xo[t] + b]);                \
             const __m256 sc = _mm256_castps128_ps256(_mm_mul_ps(wd, _mm_set1_ps(xd[xo[t] + b]))); \
             __m256i s = DOT32(DOT32(init, l01, xl), h01, xh);                            \
             acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, lo_rows), acc[t][0]); \
@@ -601,7 +601,7 @@ T_VNNI static void rows_q8_0_vnni512(float* out, int nr, const uint8_t* w, size_
     }
 
 #define TILE_ARGS float* out, size_t ldo, int nr, int nt, const uint8_t* w, size_t row_bytes, \
-                  const block_q8_0* x, size_t ldx, const float* xd, const int32_t* xsum, int nb
+                  const block_q8_0* x, size_t ldx, const float* xd, const int32_t* xcorr, int nb
 
 T_AVX2 static void tile_q4_0_avx2(TILE_ARGS) { Q4_TILE_BODY(dot32_u8i8_avx2) }
 T_VNNI static void tile_q4_0_vnni(TILE_ARGS) { Q4_TILE_BODY(dot32_u8i8_vnni) }
@@ -678,15 +678,15 @@ DEFINE_TILE_FLOAT(tile_f32_4_avx512, T_AVX512, float, LOAD_F32, 4)
 DEFINE_TILE_FLOAT(tile_f16_4_avx512, T_AVX512, uint16_t, LOAD_F16, 4)
 
 T_AVX2 static void rows_q4_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                  const float* xd, const int32_t* xsum, int nb) {
+                                  const float* xd, const int32_t* xcorr, int nb) {
     Q4_ROWS_BODY(dot32_u8i8_avx2)
 }
 T_VNNI static void rows_q4_0_vnni(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                  const float* xd, const int32_t* xsum, int nb) {
+                                  const float* xd, const int32_t* xcorr, int nb) {
     Q4_ROWS_BODY(dot32_u8i8_vnni)
 }
 T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                                  const float* xd, const int32_t* xsum, int nb) {
+                                  const float* xd, const int32_t* xcorr, int nb) {
     Q8_ROWS_BODY(dot32_i8_avx2)
 }
 #endif  // QUANT_X86
@@ -786,11 +786,11 @@ static kernels_t K;            // the kernels in use
 
 // The 4-row kernels of ISAs without a dedicated one: one dot product per row.
 static void rows_q8_0_dots(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                           const float* xd, const int32_t* xsum, int nb) {
+                           const float* xd, const int32_t* xcorr, int nb) {
     for (int r = 0; r < nr; r++) out[r] = K.dot_q8_0(nb * QK8_0, (const block_q8_0*)(w + r * row_bytes), x);
 }
 static void rows_q4_0_dots(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
-                           const float* xd, const int32_t* xsum, int nb) {
+                           const float* xd, const int32_t* xcorr, int nb) {
     for (int r = 0; r < nr; r++) out[r] = K.dot_q4_0(nb * QK4_0, (const block_q4_0*)(w + r * row_bytes), x);
 }
 static int K_isa = -1;         // -1: not chosen yet
@@ -1034,7 +1034,7 @@ typedef struct {
     const float* x;        // (T, n) floats, for F32 / F16 weights
     const block_q8_0* xq;  // (T, n/32) quantized x, for Q8_0 / Q4_0 weights
     const float* xd;       // (T, n/32) the scales of xq as float
-    const int32_t* xsum;   // (T, n/32) the sums of xq's quants
+    const int32_t* xcorr;  // (T, n/32) -2 x the sum of each block's quants (for Q4_0's +8)
     const uint8_t* w;      // (d, row_bytes)
     int wtype, n, d, T;
     size_t row_bytes;
@@ -1058,7 +1058,7 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
                 for (; t < T; t += 4) {
                     const size_t xo = (size_t)t * nb;
                     tile(j->out + (size_t)t * d + r, (size_t)d, nr, MINI(4, T - t), wr, j->row_bytes, j->xq + xo,
-                         (size_t)nb, j->xd + xo, j->xsum + xo, nb);
+                         (size_t)nb, j->xd + xo, j->xcorr + xo, nb);
                 }
             }
         }
@@ -1075,8 +1075,8 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
             float* o = j->out + (size_t)t * d + r;
             if (quantized) {
                 const size_t xo = (size_t)t * nb;
-                if (j->wtype == QTYPE_Q8_0) K.rows_q8_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xsum + xo, nb);
-                else K.rows_q4_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xsum + xo, nb);
+                if (j->wtype == QTYPE_Q8_0) K.rows_q8_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xcorr + xo, nb);
+                else K.rows_q4_0(o, nr, wr, j->row_bytes, j->xq + xo, j->xd + xo, j->xcorr + xo, nb);
             } else {
                 const float* xt = j->x + (size_t)t * n;
                 for (int i = 0; i < nr; i++) {
@@ -1100,7 +1100,7 @@ static void matmul_task(void* arg, int chunk) {
 // scratch for quantized activations (grows, never shrinks)
 static block_q8_0* xq_buf = NULL;
 static float* xd_buf = NULL;
-static int32_t* xsum_buf = NULL;
+static int32_t* xcorr_buf = NULL;
 static size_t xq_cap = 0;
 
 static void matmul_check(int wtype, int n, int d, int T) {
@@ -1123,8 +1123,8 @@ void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, in
             if (a) xq_buf = a;
             float* b = (float*)realloc(xd_buf, need * sizeof(float));
             if (b) xd_buf = b;
-            int32_t* c = (int32_t*)realloc(xsum_buf, need * sizeof(int32_t));
-            if (c) xsum_buf = c;
+            int32_t* c = (int32_t*)realloc(xcorr_buf, need * sizeof(int32_t));
+            if (c) xcorr_buf = c;
             if (!a || !b || !c) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
             xq_cap = need;
         }
@@ -1133,11 +1133,11 @@ void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, in
             xd_buf[b] = fp16_to_fp32(xq_buf[b].d);
             int32_t sum = 0;
             for (int k = 0; k < QK8_0; k++) sum += xq_buf[b].qs[k];
-            xsum_buf[b] = sum;
+            xcorr_buf[b] = -2 * sum;
         }
         j.xq = xq_buf;
         j.xd = xd_buf;
-        j.xsum = xsum_buf;
+        j.xcorr = xcorr_buf;
     }
     // threads only pay off beyond a few tens of thousands of multiply-adds
     int big = (double)n * d * T >= 32768.0 && d >= 8;
