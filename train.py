@@ -260,7 +260,6 @@ def main(argv):
     ckpt_path, metrics_path = out_dir / "ckpt.pt", out_dir / "metrics.jsonl"
     meta_path = Path(cfg.data_dir) / "metadata.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    data = Data(cfg)
 
     # the model: resumed, initialised from a checkpoint, or new
     ckpt, start_step = None, 0
@@ -282,7 +281,7 @@ def main(argv):
     else:
         cfg.vocab_size = cfg.vocab_size or int(meta.get("vocab_size", 0))
         if not cfg.vocab_size:
-            die(f"vocab_size is 0 and {cfg.data_dir}/metadata.json gives none; set --vocab_size")
+            die(f"vocab_size is 0 and {meta_path} gives none; run `python prepare.py` or set --vocab_size")
         try:
             args = ModelArgs(**{k: getattr(cfg, k) for k in MODEL_KEYS})
         except ValueError as e:
@@ -294,6 +293,7 @@ def main(argv):
         die(f"the data's vocab_size {meta['vocab_size']} exceeds the model's {args.vocab_size}")
     if cfg.dtype == "auto":
         cfg.dtype = pick_dtype(device)
+    data = Data(cfg)                                                   # after the context length is settled
     torch.manual_seed(cfg.seed + rank)
     model = Transformer(args)
     if ckpt:

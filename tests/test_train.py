@@ -252,3 +252,16 @@ def test_train_bench_runs():
                         "--warmup=1", "--dtypes=fp32"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert re.search(r"cpu-default 5.0M\s+fp32 eager\s+[\d,]+\s+[\d,]+\s+\d+\.\d\d", r.stdout), r.stdout
+
+
+def test_sft_context_comes_from_the_checkpoint(tmp_path):
+    """--init_from a model with a 24-token context: SFT batches must fit it, whatever max_seq_len says."""
+    pre = tmp_path / "pre"
+    train.main([f"--data_dir={make_pretrain_data(tmp_path / 'data')}", f"--out_dir={pre}", *SMALL,
+                "--max_seq_len=24", "--max_steps=2", "--eval_interval=2"])
+    out = tmp_path / "ft"
+    train.main([f"--data_dir={make_sft_data(tmp_path / 'sft')}", f"--out_dir={out}", "--mode=sft",
+                f"--init_from={pre / 'ckpt.pt'}", "--max_seq_len=64", "--dtype=fp32", "--threads=1",
+                "--max_steps=3", "--eval_interval=3", "--eval_steps=1"])
+    _, ckpt = load_checkpoint(out / "ckpt.pt")
+    assert ckpt["model_args"]["max_seq_len"] == 24 and ckpt["config"]["max_seq_len"] == 24
