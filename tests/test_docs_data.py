@@ -3,8 +3,9 @@
 en.yaml is the source: it must exist and hold at least 100 topics. Every other language
 file that exists must parse, have exactly the same topic keys, be written mostly in its
 language's script (letters counted by Unicode script, Latin code terms ignored), differ
-from the English text, and keep the code terms (Pin.OUT, sleep_ms, ATTN_11DB, ...) and
-numbers (pins, ranges) of the English text. Languages not written yet are skipped.
+from the English text, be of comparable length, and keep the code terms (Pin.OUT,
+sleep_ms, ATTN_11DB, ...) and numbers (pins, ranges) of the English text. Languages not
+written yet are skipped.
 """
 
 import re
@@ -47,6 +48,10 @@ MIN_NATIVE_SHARE_FILE = 0.55  # of all letters in one file
 # One Han character carries about a syllable, so Chinese and Japanese need far fewer letters
 # than English code terms for the same content: their shares are measured against lower bars.
 DENSE_SCRIPT_SHARE = {"zh": (0.15, 0.40), "ja": (0.15, 0.40)}
+# A translated text must be about as long as the English one (guards against truncated or
+# placeholder texts); Han text needs far fewer characters for the same content.
+LENGTH_RATIO = (0.5, 2.5)
+DENSE_LENGTH_RATIO = (0.25, 2.0)
 MIN_SCRIPT_PURITY = 0.97      # of the non-Latin letters
 
 
@@ -113,6 +118,9 @@ def test_translation(code):
     for key, topic in topics.items():
         src = en[key]
         assert topic["text"].strip() != src["text"].strip(), f"{code} {key}: text is a copy of the English"
+        low, high = DENSE_LENGTH_RATIO if code in DENSE_SCRIPT_SHARE else LENGTH_RATIO
+        ratio = len(topic["text"]) / len(src["text"])
+        assert low <= ratio <= high, f"{code} {key}: text is {ratio:.2f}x the English length"
 
         text = topic["title"] + " " + topic["text"]
         if code in LATIN_LANGS:
