@@ -431,7 +431,7 @@ def main(argv):
     if master:
         metrics.close()
         log(f"done: {step} steps in {(time.time() - t_start) / 60:.1f} min, best val loss {best_val:.4f}, "
-            f"checkpoint {ckpt_path}, plot {out_dir / 'loss.png'}")
+            + (f"checkpoint {ckpt_path}, plot {out_dir / 'loss.png'}" if step > start_step else "no step run"))
     if ddp:
         torch.distributed.destroy_process_group()
 
