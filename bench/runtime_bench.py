@@ -284,18 +284,19 @@ def main(argv=None):
         files = make_files(tiers, types, Path(d))
         rows = []
         print("| tier | type | size MB | thr | engine | pp128 tok/s | tg128 tok/s | tg @0 | tg @500 | "
-              "peak RSS MB | % of fp32 peak (tg) | RoboLM/llama tg | RoboLM/llama pp |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "peak RSS MB | fp32 peak GFLOP/s now | % of it (tg) | RoboLM/llama tg | RoboLM/llama pp |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for tier in tiers:
             for t in types:
                 path = files[(tier, t)]
                 size = path.stat().st_size / 1e6
                 for th in threads:
+                    peak = measure_peak_gflops()          # again for every row: the machine is shared
                     r = bench_robolm(exe, path, th)
                     l = bench_llama(path, th) if have_llama else {"error": "not run"}
                     for name, res in (("robolm_run", r), ("llama.cpp", l)):
                         if "error" in res:
-                            print(f"| {tier} | {t} | {size:.1f} | {th} | {name} | error: {res['error'][:60]} |||||||")
+                            print(f"| {tier} | {t} | {size:.1f} | {th} | {name} | error: {res['error'][:60]} ||||||||")
                             continue
                         fl = flops_per_token(tier, N_PROMPT + N_GEN // 2)
                         ceil_pct = res["tg"] * fl / (peak * th * 1e9) * 100
@@ -304,9 +305,10 @@ def main(argv=None):
                             ratio_tg = f"{r['tg'] / l['tg']:.2f}x"
                             ratio_pp = f"{r['pp'] / l['pp']:.2f}x"
                         print(f"| {tier} | {t} | {size:.1f} | {th} | {name} | {res['pp']:.0f} | {res['tg']:.0f} | "
-                              f"{res['tg_near']:.0f} | {res['tg_far']:.0f} | {res['rss']:.1f} | {ceil_pct:.1f}% | "
+                              f"{res['tg_near']:.0f} | {res['tg_far']:.0f} | {res['rss']:.1f} | {peak:.0f} | {ceil_pct:.1f}% | "
                               f"{ratio_tg} | {ratio_pp} |", flush=True)
-                    rows.append({"tier": tier, "type": t, "size_mb": size, "threads": th, "robolm": r, "llama": l})
+                    rows.append({"tier": tier, "type": t, "size_mb": size, "threads": th, "robolm": r, "llama": l,
+                                 "peak_gflops": peak})
     if a.json:
         Path(a.json).write_text(json.dumps({"peak_gflops": peak, "rows": rows}, indent=1))
     exe_kb = Path(exe).stat().st_size / 1024
