@@ -677,6 +677,49 @@ T_VNNI static void tile_q8_0_vnni(TILE_ARGS) {
 DEFINE_TILE_FLOAT(tile_f32_4_avx512, T_AVX512, float, LOAD_F32, 4)
 DEFINE_TILE_FLOAT(tile_f16_4_avx512, T_AVX512, uint16_t, LOAD_F16, 4)
 
+// 8 rows at a time (generation, Q4_0): the activation block and the 8 weight scales are
+// loaded and converted once for 8 rows. out[r] for r < 8.
+#define Q4_ROWS8_BODY(DOT32)                                                                     \
+    const block_q4_0* wr[8];                                                                     \
+    for (int r = 0; r < 8; r++) wr[r] = (const block_q4_0*)(w + r * row_bytes);                  \
+    __m256 acc[4];                                                                               \
+    for (int p = 0; p < 4; p++) acc[p] = _mm256_setzero_ps();                                    \
+    const __m256i m4 = _mm256_set1_epi8(0x0F);                                                   \
+    const __m256i idx[4] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3), \
+                            _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7)}; \
+    for (int b = 0; b < nb; b++) {                                                               \
+        const __m256i xl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)x[b].qs));        \
+        const __m256i xh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)(x[b].qs + 16)));  \
+        const __m256i init = _mm256_set1_epi32(xcorr[b]);                                        \
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi16(                          \
+            (short)wr[0][b].d, (short)wr[1][b].d, (short)wr[2][b].d, (short)wr[3][b].d,          \
+            (short)wr[4][b].d, (short)wr[5][b].d, (short)wr[6][b].d, (short)wr[7][b].d)),        \
+            _mm256_set1_ps(xd[b]));                                                              \
+        _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {                                    \
+            __m256i q = _mm256_inserti128_si256(                                                 \
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)wr[2 * p][b].qs)),        \
+                _mm_loadu_si128((const __m128i*)wr[2 * p + 1][b].qs), 1);                        \
+            __m256i s = DOT32(init, _mm256_and_si256(q, m4), xl);                                \
+            s = DOT32(s, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xh);                     \
+            acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(sc, idx[p]), acc[p]); \
+        }                                                                                        \
+    }                                                                                            \
+    _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {  /* lanes 0-3: row 2p, 4-7: row 2p+1 */ \
+        __m128 t = _mm_hadd_ps(_mm256_castps256_ps128(acc[p]), _mm256_extractf128_ps(acc[p], 1)); \
+        t = _mm_hadd_ps(t, t);                                                                   \
+        out[2 * p] = _mm_cvtss_f32(t);                                                           \
+        out[2 * p + 1] = _mm_cvtss_f32(_mm_shuffle_ps(t, t, 1));                                 \
+    }
+
+T_AVX2 static void rows8_q4_0_avx2(float* out, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                   const float* xd, const int32_t* xcorr, int nb) {
+    Q4_ROWS8_BODY(dot32_u8i8_avx2)
+}
+T_VNNI static void rows8_q4_0_vnni(float* out, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                   const float* xd, const int32_t* xcorr, int nb) {
+    Q4_ROWS8_BODY(dot32_u8i8_vnni)
+}
+
 T_AVX2 static void rows_q4_0_avx2(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
                                   const float* xd, const int32_t* xcorr, int nb) {
     Q4_ROWS_BODY(dot32_u8i8_avx2)
@@ -777,6 +820,8 @@ typedef struct {
                       const int32_t*, int);
     void (*tile_q4_0)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
                       const int32_t*, int);
+    // Q4_0, exactly 8 rows x 1 token (generation); NULL: the 4-row kernel
+    void (*rows8_q4_0)(float*, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
     // float weights: up to 4 rows x 4 tokens (the prompt); NULL: one dot product per row and token
     void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
     void (*tile_f16_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
@@ -841,30 +886,30 @@ const char* quant_isa_name(int isa) {
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
-                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL};
+                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
                             rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            NULL, NULL};
+                            rows8_q4_0_avx2, NULL, NULL};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
                             rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
-                            tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
-                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL};
+                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL};
             break;
 #endif
         default: break;
@@ -1047,7 +1092,11 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     const int n = j->n, d = j->d, T = j->T;
     const int nb = n / QK8_0;
     const int quantized = j->wtype == QTYPE_Q8_0 || j->wtype == QTYPE_Q4_0;
-    for (int r = r0; r < r1; r += 4) {
+    int r = r0;
+    if (T == 1 && j->wtype == QTYPE_Q4_0 && K.rows8_q4_0)  // generating: 8 rows at a time
+        for (; r + 8 <= r1; r += 8)
+            K.rows8_q4_0(j->out + r, j->w + (size_t)r * j->row_bytes, j->row_bytes, j->xq, j->xd, j->xcorr, nb);
+    for (; r < r1; r += 4) {
         const int nr = MINI(4, r1 - r);
         const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
         int t = 0;
