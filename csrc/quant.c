@@ -546,6 +546,42 @@ T_VNNI static inline __m256i dot32_u8i8_vnni(__m256i acc, __m256i u, __m256i s) 
                    hsum256(_mm512_castps512_ps256(a23)), hsum256(_mm512_extractf32x8_ps(a23, 1))}; \
     for (int r = 0; r < nr; r++) out[r] = t4[r];
 
+// 8 rows at a time (generation, Q8_0 with AVX-512): 4 pairs of rows, the 8 scales converted once
+#define Q8_ROWS8_BODY_512(DOT64)                                                                 \
+    const block_q8_0* wr[8];                                                                     \
+    for (int r = 0; r < 8; r++) wr[r] = (const block_q8_0*)(w + r * row_bytes);                  \
+    __m512 acc[4];                                                                               \
+    for (int p = 0; p < 4; p++) acc[p] = _mm512_setzero_ps();                                    \
+    const __m512i idx[4] = {                                                                     \
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),                       \
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),                       \
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),                       \
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)};                      \
+    for (int b = 0; b < nb; b++) {                                                               \
+        const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)x[b].qs));  \
+        const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi16(    \
+            (short)wr[0][b].d, (short)wr[1][b].d, (short)wr[2][b].d, (short)wr[3][b].d,          \
+            (short)wr[4][b].d, (short)wr[5][b].d, (short)wr[6][b].d, (short)wr[7][b].d)),        \
+            _mm256_set1_ps(xd[b])));                                                             \
+        _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {                                    \
+            __m512i d = DOT64(load2x32(wr[2 * p][b].qs, wr[2 * p + 1][b].qs), xv);               \
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(idx[p], sc), acc[p]); \
+        }                                                                                        \
+    }                                                                                            \
+    _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {                                        \
+        out[2 * p] = hsum256(_mm512_castps512_ps256(acc[p]));                                    \
+        out[2 * p + 1] = hsum256(_mm512_extractf32x8_ps(acc[p], 1));                             \
+    }
+
+T_AVX512 static void rows8_q8_0_avx512(float* out, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                       const float* xd, const int32_t* xcorr, int nb) {
+    Q8_ROWS8_BODY_512(dot64_i8_avx512)
+}
+T_VNNI static void rows8_q8_0_vnni(float* out, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
+                                   const float* xd, const int32_t* xcorr, int nb) {
+    Q8_ROWS8_BODY_512(dot64_i8_vnni)
+}
+
 T_AVX512 static void rows_q8_0_avx512(float* out, int nr, const uint8_t* w, size_t row_bytes, const block_q8_0* x,
                                       const float* xd, const int32_t* xcorr, int nb) {
     Q8_ROWS_BODY_512(dot64_i8_avx512)
@@ -820,7 +856,8 @@ typedef struct {
                       const int32_t*, int);
     void (*tile_q4_0)(float*, size_t, int, int, const uint8_t*, size_t, const block_q8_0*, size_t, const float*,
                       const int32_t*, int);
-    // Q4_0, exactly 8 rows x 1 token (generation); NULL: the 4-row kernel
+    // exactly 8 rows x 1 token (generation); NULL: the 4-row kernels
+    void (*rows8_q8_0)(float*, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
     void (*rows8_q4_0)(float*, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int);
     // float weights: up to 4 rows x 4 tokens (the prompt); NULL: one dot product per row and token
     void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
@@ -886,30 +923,30 @@ const char* quant_isa_name(int isa) {
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
-                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL};
+                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
                             rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            rows8_q4_0_avx2, NULL, NULL};
+                            NULL, rows8_q4_0_avx2, NULL, NULL};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
                             rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q8_0_avx512, rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
-                            rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
-                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL};
+                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL};
             break;
 #endif
         default: break;
@@ -1093,9 +1130,13 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     const int nb = n / QK8_0;
     const int quantized = j->wtype == QTYPE_Q8_0 || j->wtype == QTYPE_Q4_0;
     int r = r0;
-    if (T == 1 && j->wtype == QTYPE_Q4_0 && K.rows8_q4_0)  // generating: 8 rows at a time
-        for (; r + 8 <= r1; r += 8)
-            K.rows8_q4_0(j->out + r, j->w + (size_t)r * j->row_bytes, j->row_bytes, j->xq, j->xd, j->xcorr, nb);
+    if (T == 1 && quantized) {  // generating: 8 rows at a time where this CPU has the kernel
+        void (*rows8)(float*, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int) =
+            j->wtype == QTYPE_Q8_0 ? K.rows8_q8_0 : K.rows8_q4_0;
+        if (rows8)
+            for (; r + 8 <= r1; r += 8)
+                rows8(j->out + r, j->w + (size_t)r * j->row_bytes, j->row_bytes, j->xq, j->xd, j->xcorr, nb);
+    }
     for (; r < r1; r += 4) {
         const int nr = MINI(4, r1 - r);
         const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
