@@ -108,7 +108,11 @@ def read_config_file(path):
         die(f"config file {path} not found")
     if p.suffix == ".py":
         values = {}
-        for node in ast.parse(p.read_text(), filename=str(p)).body:
+        try:
+            body = ast.parse(p.read_text(), filename=str(p)).body
+        except SyntaxError as e:
+            die(f"{path}:{e.lineno}: {e.msg}")
+        for node in body:
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # a docstring
                 continue
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1
@@ -121,7 +125,10 @@ def read_config_file(path):
         return values
     if p.suffix in (".yaml", ".yml"):
         import yaml
-        values = yaml.safe_load(p.read_text()) or {}
+        try:
+            values = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            die(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
         return values if isinstance(values, dict) else die(f"{path}: expected a mapping of config keys")
     die(f"config file {path}: use a .py or .yaml file")
 
@@ -211,27 +218,18 @@ def pick_dtype(device):
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
-def save_checkpoint(path, obj):
-    tmp = Path(str(path) + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)                                              # atomic: a kill never leaves half a file
-
-
 def plot_metrics(metrics_path, png_path):
     """Train/val loss and the learning rate against the step, saved beside the checkpoint."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [json.loads(line) for line in open(metrics_path)]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    for key, label, marker in (("loss", "train", None), ("val_loss", "val", "o"), ("lr", None, None)):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if pts:
-            (ax2 if key == "lr" else ax1).plot(*zip(*pts), label=label, marker=marker)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, layout="tight")
+    for ax, key, label, marker in ((ax1, "loss", "train", None), (ax1, "val_loss", "val", "o"), (ax2, "lr", "lr", None)):
+        ax.plot(*zip(*[(r["step"], r[key]) for r in rows if key in r] or [(0, 0)]), label=label, marker=marker)
     ax1.set(ylabel="loss")
     ax1.legend()
     ax2.set(ylabel="learning rate", xlabel="step")
-    fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
 
@@ -342,13 +340,15 @@ def main(argv):
         model.train()
         return losses.mean().item()
 
-    def checkpoint(step):
-        save_checkpoint(ckpt_path, {
+    def checkpoint(step):                                              # tmp file + rename: a kill never
+        tmp = Path(f"{ckpt_path}.tmp")                                 # leaves half a checkpoint behind
+        torch.save({
             "model": raw_model.state_dict(), "model_args": asdict(args), "config": asdict(cfg),
             "step": step, "optimizer": opt.state_dict(), "best_val_loss": best_val,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if dev_type == "cuda" else []},
-            "tokenizer_hash": tok_hash, "tokenizer_path": str(meta.get("tokenizer_path", ""))})
+            "tokenizer_hash": tok_hash, "tokenizer_path": str(meta.get("tokenizer_path", ""))}, tmp)
+        os.replace(tmp, ckpt_path)
         plot_metrics(metrics_path, out_dir / "loss.png")
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,12 @@ def test_bad_configs_give_one_line_errors(tmp_path):
     call = tmp_path / "call.py"
     call.write_text("batch_size = int('2')\n")
     assert "literal" in run_error([str(call)])
+    broken = tmp_path / "broken.py"
+    broken.write_text("batch_size = = 2\n")
+    assert "broken.py:1" in run_error([str(broken)])
+    broken_yaml = tmp_path / "broken.yaml"
+    broken_yaml.write_text("batch_size: [1,\n")
+    assert "not valid YAML" in run_error([str(broken_yaml)])
     assert "prepare.py" in run_error([f"--data_dir={tmp_path / 'none'}"])
     d = make_pretrain_data(tmp_path / "d")
     assert "n_kv_heads" in run_error([f"--data_dir={d}", "--n_heads=4", "--n_kv_heads=3"])
@@ -265,3 +271,15 @@ def test_sft_context_comes_from_the_checkpoint(tmp_path):
                 "--max_steps=3", "--eval_interval=3", "--eval_steps=1"])
     _, ckpt = load_checkpoint(out / "ckpt.pt")
     assert ckpt["model_args"]["max_seq_len"] == 24 and ckpt["config"]["max_seq_len"] == 24
+
+
+@pytest.mark.slow
+def test_compiled_bf16_run_saves_the_raw_module(tmp_path):
+    d = make_pretrain_data(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = [f"--data_dir={d}", f"--out_dir={out}", *SMALL, "--dtype=bf16", "--compile", "--max_steps=6",
+            "--eval_interval=3"]
+    train.main(argv)
+    _, ckpt = load_checkpoint(out / "ckpt.pt")
+    assert ckpt["config"]["compile"] and ckpt["config"]["dtype"] == "bf16"
+    assert not any(k.startswith("_orig_mod.") for k in ckpt["model"])
