@@ -211,3 +211,25 @@ def test_quantized_matmul_close_to_float():
 def test_thread_defaults_are_sane():
     assert 1 <= N.quant_default_threads() <= 64
     assert N.quant_isa_supported(N.quant_isa_best())
+
+
+@needs_native
+def test_thread_pool_gives_bitwise_identical_results_under_stress():
+    """Every row is computed by exactly one thread with the same kernel, so any thread count
+    must give the very same bits; 300 back-to-back jobs shake out races in the pool."""
+    rng = np.random.default_rng(9)
+    n, d = 256, 136                       # 9 chunks of 16 rows: threads share uneven work
+    w = quant.quantize_q4_0(rng.standard_normal((d, n)).astype(np.float32))
+    xs = rng.standard_normal((300, n)).astype(np.float32)
+    want = [N.matmul_typed(x, w, quant.TYPE_Q4_0, threads=1) for x in xs[:20]]
+    before = N.quant_get_threads()
+    try:
+        N.quant_set_threads(3)
+        for i, x in enumerate(xs):
+            got = N.matmul_typed(x, w, quant.TYPE_Q4_0)
+            if i < 20:
+                assert np.array_equal(got, want[i]), i
+        batch = N.matmul_typed(xs[:20], w, quant.TYPE_Q4_0)
+        assert np.array_equal(batch, N.matmul_typed(xs[:20], w, quant.TYPE_Q4_0, threads=1))
+    finally:
+        N.quant_set_threads(before)
