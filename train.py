@@ -286,7 +286,8 @@ def main(argv):
             die(str(e))
     tok_hash = meta.get("tokenizer_hash", "")
     if ckpt and tok_hash and ckpt.get("tokenizer_hash") and ckpt["tokenizer_hash"] != tok_hash:
-        die(f"the checkpoint's tokenizer ({ckpt['tokenizer_hash'][:12]}) is not the data's ({tok_hash[:12]})")
+        die(f"the checkpoint's tokenizer ({ckpt['tokenizer_hash'][:15]}) is not the data's ({tok_hash[:15]}); "
+            "prepare.py has run since: train the checkpoint again on this data")
     if meta.get("vocab_size") and int(meta["vocab_size"]) > args.vocab_size:
         die(f"the data's vocab_size {meta['vocab_size']} exceeds the model's {args.vocab_size}")
     if cfg.dtype == "auto":

@@ -271,6 +271,9 @@ def test_sft_context_comes_from_the_checkpoint(tmp_path):
                 "--max_steps=3", "--eval_interval=3", "--eval_steps=1"])
     _, ckpt = load_checkpoint(out / "ckpt.pt")
     assert ckpt["model_args"]["max_seq_len"] == 24 and ckpt["config"]["max_seq_len"] == 24
+    (tmp_path / "sft" / "metadata.json").write_text(json.dumps({"vocab_size": 64, "tokenizer_hash": "h2"}))
+    msg = run_error([f"--data_dir={tmp_path / 'sft'}", f"--out_dir={out}", "--mode=sft", f"--init_from={pre / 'ckpt.pt'}"])
+    assert "tokenizer" in msg and "h1" in msg and "h2" in msg       # a new tokenizer needs a new model
 
 
 @pytest.mark.slow
