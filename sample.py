@@ -43,39 +43,11 @@ def clean_prompt(text):
     return text
 
 
-LATIN_HINTS = {   # a few frequent words per Latin-script language; English is the fallback
-    "es": {"el", "la", "los", "las", "cada", "segundo", "segundos", "enciende", "parpadear", "haz", "que",
-           "con", "del", "una", "pin", "robot", "luz", "mueve", "adelante", "gira", "cuando"},
-    "fr": {"le", "la", "les", "chaque", "seconde", "secondes", "allume", "fais", "clignoter", "avec", "une",
-           "du", "des", "quand", "avance", "tourne", "lumière", "est"},
-    "pt": {"o", "os", "cada", "segundo", "segundos", "acenda", "pisque", "faça", "com", "uma", "do", "da",
-           "quando", "para", "frente", "luz", "gire", "em"},
-}
-URDU_LETTERS = set("ٹڈڑںےۓھ")
-SINDHI_LETTERS = set("ڄڃڇڊڌڍڏڙڦڪڳڱ")
-
-
 def detect_language(text):
-    """The language of a prompt from its script, refined by a few letters and words where
-    several languages share a script. Devanagari defaults to Hindi, Bengali script to
-    Bengali, Arabic script to Arabic unless Urdu or Sindhi letters appear."""
-    from robolm.languages import LANGUAGES, detect_script
-    script = detect_script(text)
-    if script == "Latin" or script == "unknown":
-        words = {w.strip(".,;:!?¿¡\"'()").lower() for w in text.split()}
-        scores = {code: len(words & hints) for code, hints in LATIN_HINTS.items()}
-        best = max(sorted(scores), key=lambda c: scores[c])
-        return best if scores[best] >= 2 else "en"
-    if script == "Arabic":
-        letters = set(text)
-        if letters & SINDHI_LETTERS:
-            return "sd"
-        return "ur" if letters & URDU_LETTERS else "ar"
-    by_script = [code for code, lang in LANGUAGES.items() if lang.detect == script]
-    preferred = {"Devanagari": "hi", "Bengali": "bn", "Japanese": "ja", "Han": "zh"}
-    if script in preferred:
-        return preferred[script]
-    return by_script[0] if by_script else "en"
+    """The prompt's language from its script and a few telltale letters and words
+    (robolm/languages.py: guess_language); English when nothing points elsewhere."""
+    from robolm.languages import guess_language
+    return guess_language(text)
 
 
 # ----------------------------------------------------------------------------- engines
