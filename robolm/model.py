@@ -8,7 +8,7 @@ State-dict names map one-to-one onto GGUF's llama names (docs/INTERFACES.md), an
 arithmetic for one position lives in robolm/kernels.py (NumPy) and csrc/kernels.c (C).
 """
 import math
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -335,4 +335,4 @@ def load_checkpoint(path, device="cpu"):
 
 
 __all__ = ["ModelArgs", "Transformer", "RMSNorm", "rope_tables", "apply_rope", "sample_next",
-           "count_params", "load_checkpoint", "asdict"]
+           "count_params", "model_args_from_dict", "load_checkpoint"]
