@@ -456,3 +456,33 @@ def matches(original: str, regenerated: str) -> bool:
 
 
 __all__ = ["code_to_blocks", "BlocksResult", "Unsupported", "normalize", "matches"]
+
+
+def main(argv=None) -> int:
+    """python -m robolm.blocks PROGRAM.py [-o WORKSPACE.json]: the Blockly workspace of a program."""
+    import argparse
+    import json
+    import sys
+    ap = argparse.ArgumentParser(prog="python -m robolm.blocks", description=main.__doc__)
+    ap.add_argument("program", help="a MicroPython file that uses robot.<method>(...)")
+    ap.add_argument("-o", "--out", help="write the workspace JSON here (default: standard output)")
+    args = ap.parse_args(argv)
+    try:
+        code = open(args.program, encoding="utf-8").read()
+    except OSError as e:
+        print(f"robolm.blocks: cannot read {args.program}: {e.strerror}", file=sys.stderr)
+        return 2
+    result = code_to_blocks(code)
+    text = json.dumps(result.workspace, ensure_ascii=False, indent=1)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    if not result.ok:
+        print(result.message(), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

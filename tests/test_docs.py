@@ -4,6 +4,7 @@ show is checked (fast ones run for real, long ones are checked to exist with val
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDES = [ROOT / "TUTORIAL.md", ROOT / "TRAINING_GUIDE.md", ROOT / "DATA_REQUIREMENTS.md"]
+GUIDES = [ROOT / "TUTORIAL.md", ROOT / "TUTORIAL.hi.md", ROOT / "TRAINING_GUIDE.md", ROOT / "DATA_REQUIREMENTS.md"]
 DOCS = sorted((ROOT / "docs").rglob("*.md")) + [g for g in GUIDES if g.exists()]
 TRAINED = ROOT / "out" / "cpu_default_sft" / "ckpt.pt"
 FENCE = re.compile(r"^```([\w.+-]*)[^\n]*\n(.*?)^```", re.S | re.M)
@@ -38,8 +39,28 @@ def test_the_pages_exist():
         assert f"({n}.md)" in index, f"{n} is not linked from the index"
 
 
+def is_robot_program(code):
+    """A robot program (MicroPython for the ESP32): runs in the simulator, not in CPython."""
+    return bool(re.match(r"^# [\w.-]+\.py\n", code)) and "from robot import Robot" in code
+
+
+def robot_programs(path):
+    """{file name: code} of the robot programs a guide shows (their first line names the file)."""
+    return {code.splitlines()[0][2:]: code for p in blocks("python") if p.values[0] == path
+            for code in [p.values[1]] if is_robot_program(code)}
+
+
 @pytest.mark.parametrize("path, code", blocks("python"))
 def test_python_snippet_runs(path, code, tmp_path):
+    if is_robot_program(code):
+        from robolm.sim import run
+        from robolm.validate import validate
+        report = validate(code)
+        assert report.ok, f"{path.name}: {[d.message for d in report.diagnostics]}\n{code}"
+        result = run(code, budget_s=2.0)
+        assert result.status in ("ok", "budget"), f"{path.name}: {result.status} {result.error}\n{code}"
+        assert result.trace, "the program did nothing on the simulated robot"
+        return
     if "# needs: trained model" in code and not TRAINED.exists():
         pytest.skip(f"needs a trained model: {TRAINED.relative_to(ROOT)} is absent (make demo / TRAINING_GUIDE.md)")
     (tmp_path / "out").symlink_to(ROOT / "out") if (ROOT / "out").exists() else None
@@ -69,7 +90,7 @@ def test_quoted_lines_are_in_the_named_file(path, code):
 # ----------------------------------------------------------------------------- shell commands
 
 def shell_commands():
-    """Every command line in ```bash blocks of the guides (comments and blank lines dropped)."""
+    """(guide path, command line) for every line of the guides' ```bash blocks (comments dropped)."""
     out = []
     for path in GUIDES:
         if not path.exists():
@@ -80,98 +101,101 @@ def shell_commands():
             for ln in m.group(2).splitlines():
                 ln = ln.split(" #")[0].strip()
                 if ln and not ln.startswith("#"):
-                    out.append((path.name, ln))
+                    out.append(pytest.param(path, ln, id=f"{path.name}: {ln[:70]}"))
     return out
 
 
-def _argparse_flags(script):
-    """The --flags a script's --help lists (runs `python script --help`)."""
-    proc = subprocess.run([str(PY), str(ROOT / script), "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert proc.returncode == 0, f"{script} --help failed: {proc.stderr[-2000:]}"
-    return set(re.findall(r"(--[\w-]+)", proc.stdout)), proc.stdout
+def run_py(args, cwd, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    return subprocess.run([str(PY), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def _make_targets():
-    text = (ROOT / "Makefile").read_text()
-    return set(re.findall(r"^([\w.-]+)\s*:", text, re.M))
+def help_flags(args):
+    """The --flags that `python ARGS --help` lists."""
+    proc = run_py([*args, "--help"], ROOT, timeout=120)
+    assert proc.returncode == 0, f"{args} --help failed: {proc.stderr[-2000:]}"
+    return set(re.findall(r"(--[\w-]+)", proc.stdout))
 
 
-def check_command(cmd, tmp_path):
-    """Check one guide command; returns what was done (for the test log)."""
-    words = shlex.split(cmd)
-    env_prefix = []
-    while words and re.match(r"^[A-Z_]+=", words[0]):     # VAR=value command ...
-        env_prefix.append(words.pop(0))
-    if words[0] == "make":
-        targets = _make_targets()
-        for t in words[1:]:
-            if "=" not in t:
-                assert t in targets, f"make target {t!r} is not in the Makefile"
-        return "make target exists"
-    if words[0] == "cd":
-        assert (ROOT / words[1]).is_dir(), cmd
-        return "directory exists"
-    if words[:2] == ["git", "clone"] or words[0] in ("pip", "npm", "source", "nproc"):
-        return "not run (installs/network)"
-    if words[0] == "torchrun":
-        flags = [w for w in words[1:] if w.startswith("--")]
-        assert all(f.split("=")[0] in ("--standalone", "--nproc_per_node", "--nnodes", "--node_rank",
-                                       "--master_addr", "--master_port") for f in flags[:2]), cmd
-        script = next(w for w in words if w.endswith(".py"))
-        words = ["python", *words[words.index(script):]]
-    if words[0] in ("python", ".venv/bin/python", "python3"):
-        if words[1] == "-m":
-            module = words[2]
-            assert __import__("importlib").util.find_spec(module) is not None, f"module {module} missing"
-            return "module exists"
-        script = words[1]
-        assert (ROOT / script).is_file(), f"{script} does not exist"
-        flags, help_text = _argparse_flags(script)
-        used = [w.split("=")[0] for w in words[2:] if w.startswith("--")]
-        if script == "train.py":       # train.py takes --key=value overrides of its config dataclass
-            return "script exists (train.py overrides checked by test_train_overrides_in_guides)"
-        unknown = [f for f in used if f not in flags]
-        assert not unknown, f"{cmd}: {script} has no flags {unknown}; --help lists {sorted(flags)}"
-        return "script and flags exist"
-    if words[0] in ("robolm_run", "build/robolm_run"):
-        src = (ROOT / "csrc" / "cli" / "robolm_run.c").read_text()
-        for w in words[1:]:
-            if w.startswith("-") and not re.match(r"^-?\d", w):
-                assert f'"{w}"' in src, f"robolm_run has no option {w}"
-        return "robolm_run options exist"
-    if words[0] == "node":
-        assert (ROOT / words[1]).is_file(), cmd
-        return "script exists"
-    raise AssertionError(f"no check for this command: {cmd}")
+def train_config_keys():
+    """The fields of train.py's Config dataclass, read with ast (train.py has no --help)."""
+    import ast
+    tree = ast.parse((ROOT / "train.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Config")
+    return {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+
+
+def check_flags(cmd, words, flags):
+    used = [w.split("=")[0] for w in words if w.startswith("--")]
+    unknown = [f for f in used if f not in flags]
+    assert not unknown, f"{cmd}: unknown flags {unknown}; valid: {sorted(flags)}"
+
+
+RUN_FOR_REAL = ("robolm.validate", "robolm.sim", "robolm.blocks")
 
 
 @pytest.mark.parametrize("guide, cmd", shell_commands())
 def test_guide_command_is_valid(guide, cmd, tmp_path):
-    check_command(cmd, tmp_path)
-
-
-def test_train_overrides_in_guides():
-    """`python train.py CONFIG --key=value` lines use configs and keys that train.py knows."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("robolm_train_for_docs", ROOT / "train.py")
-    for guide, cmd in shell_commands():
-        words = shlex.split(cmd)
-        if "train.py" not in words:
-            continue
-        rest = words[words.index("train.py") + 1:]
-        for w in rest:
-            if not w.startswith("-"):
-                assert (ROOT / w).exists(), f"{guide}: config {w} does not exist"
-        keys = [w[2:].split("=")[0] for w in rest if w.startswith("--")]
-        help_flags, help_text = _argparse_flags("train.py")
-        for k in keys:
-            assert k in help_text, f"{guide}: train.py does not know --{k}:\n{help_text[:2000]}"
-
-
-@pytest.mark.slow
-def test_tiny_prepare_runs(tmp_path):
-    """The guides' first data command, for real (slow: builds a tiny corpus)."""
-    proc = subprocess.run([str(PY), "prepare.py", "--tiny", "--out", str(tmp_path / "data")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    words = shlex.split(cmd)
+    if words[0] == "make":
+        targets = set(re.findall(r"^([\w.-]+)\s*:", (ROOT / "Makefile").read_text(), re.M))
+        missing = [t for t in words[1:] if "=" not in t and t not in targets]
+        assert not missing, f"make targets {missing} are not in the Makefile"
+        return
+    if words[0] == "torchrun":
+        assert words[1:3] == ["--standalone", "--nproc_per_node=4"], cmd
+        words = ["python", *words[3:]]
+    if words[0] in (".venv/bin/robolm_run", "robolm_run"):
+        src = (ROOT / "csrc" / "cli" / "robolm_run.c").read_text()
+        bad = [w for w in words[2:] if w.startswith("-") and f'"{w}"' not in src]
+        assert not bad, f"robolm_run has no options {bad}"
+        return
+    if words[0] == "node":                                  # tools/blockly/workspace_to_code.js FILE
+        assert (ROOT / words[1]).is_file(), cmd
+        if shutil.which("node") and (ROOT / "tools/blockly/node_modules/blockly").exists():
+            programs = robot_programs(guide)
+            src = words[2].replace("_blocks.json", ".py")
+            (tmp_path / src).write_text(programs[src])
+            assert run_py(["-m", "robolm.blocks", src, "-o", words[2]], tmp_path).returncode == 0
+            proc = subprocess.run(["node", str(ROOT / words[1]), words[2]], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stderr
+            from robolm.blocks import matches
+            assert matches(programs[src], proc.stdout), proc.stdout
+        return
+    assert words[0] == "python", f"no check for this command: {cmd}"
+    if words[1] == "-m":
+        module = words[2]
+        if module == "pytest":
+            for w in words[3:]:
+                if not w.startswith("-"):
+                    assert (ROOT / w).is_file(), f"{w} does not exist"
+            return
+        if module in RUN_FOR_REAL:                          # on the guide's own programs, in tmp_path
+            for name, code in robot_programs(guide).items():
+                (tmp_path / name).write_text(code)
+            proc = run_py(words[1:], tmp_path, timeout=120)
+            assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            return
+        check_flags(cmd, words[3:], help_flags(["-m", module]))
+        return
+    script = words[1]
+    assert (ROOT / script).is_file(), f"{script} does not exist"
+    if script == "train.py":
+        keys = train_config_keys()
+        for w in words[2:]:
+            if w.startswith("--"):
+                assert w[2:].split("=")[0] in keys, f"train.py has no config key {w}; valid: {sorted(keys)}"
+            else:
+                assert (ROOT / w).is_file(), f"config file {w} does not exist"
+        return
+    check_flags(cmd, words[2:], help_flags([script]))
+    if script == "prepare.py" and "--tiny" in words:       # fast: run it for real, into tmp_path
+        out = words.index("--out")
+        words[out + 1] = str(tmp_path / "corpus")
+        proc = run_py(words[1:], ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert (tmp_path / "corpus" / "metadata.json").is_file()
+    if script == "scripts/extract_registry.py":
+        proc = run_py(words[1:], ROOT, timeout=120)
+        assert proc.returncode == 0 and "move_forward" in proc.stdout, proc.stderr[-2000:]
