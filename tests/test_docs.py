@@ -199,3 +199,15 @@ def test_guide_command_is_valid(guide, cmd, tmp_path):
     if script == "scripts/extract_registry.py":
         proc = run_py(words[1:], ROOT, timeout=120)
         assert proc.returncode == 0 and "move_forward" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_make_figures(tmp_path):
+    """scripts/make_figures.py draws the model-free figures (and the model ones when a run exists)."""
+    proc = run_py(["scripts/make_figures.py", "--out", str(tmp_path)], ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    made = {p.name for p in tmp_path.glob("*.png")}
+    assert {"tokenization.png", "rope.png", "quant_error.png"} <= made
+    trained = any((ROOT / "out" / r / "ckpt.pt").is_file() for r in ("cpu_default_sft", "cpu_default"))
+    assert ("attention.png" in made) == trained, proc.stdout
+    if not trained:
+        assert "attention.png skipped" in proc.stdout
