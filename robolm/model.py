@@ -74,7 +74,17 @@ def rope_tables(head_dim, max_seq_len, theta=10000.0):
 
 def apply_rope(x, cos, sin):
     """Rotate ADJACENT pairs (x[2i], x[2i+1]) like llama.cpp's `llama` rope type (kernels.rope).
+    Each pair is the complex number x[2i] + i*x[2i+1]; multiplying by cos + i*sin turns it by the angle.
     x: (B, T, heads, hd); cos, sin: (T, hd/2)"""
+    if torch.compiler.is_compiling():                                    # the compiler fuses the real form
+        return apply_rope_real(x, cos, sin)
+    xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # (B, T, heads, hd/2) complex
+    turn = torch.complex(cos.float(), sin.float())[None, :, None, :]     # (1, T, 1, hd/2) = e^(i*angle)
+    return torch.view_as_real(xc * turn).flatten(-2).type_as(x)          # (B, T, heads, hd) ~4x faster eager
+
+
+def apply_rope_real(x, cos, sin):
+    """The same rotation written with real numbers: (x0, x1) -> (x0*c - x1*s, x0*s + x1*c)."""
     xf = x.float()                                                       # (B, T, heads, hd) rotate in fp32
     x0, x1 = xf[..., 0::2], xf[..., 1::2]                                # (B, T, heads, hd/2) each
     c, s = cos[None, :, None, :], sin[None, :, None, :]                  # (1, T, 1, hd/2)
@@ -334,5 +344,5 @@ def load_checkpoint(path, device="cpu"):
     return model, ckpt
 
 
-__all__ = ["ModelArgs", "Transformer", "RMSNorm", "rope_tables", "apply_rope", "sample_next",
+__all__ = ["ModelArgs", "Transformer", "RMSNorm", "rope_tables", "apply_rope", "apply_rope_real", "sample_next",
            "count_params", "model_args_from_dict", "load_checkpoint"]

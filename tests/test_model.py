@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from robolm import kernels
-from robolm.model import (ModelArgs, Transformer, RMSNorm, apply_rope, rope_tables, count_params,
-                          load_checkpoint, sample_next)
+from robolm.model import (ModelArgs, Transformer, RMSNorm, apply_rope, apply_rope_real, rope_tables,
+                          count_params, load_checkpoint, sample_next)
 
 ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)     # tiny models: a second thread only waits on a busy shared machine
@@ -50,10 +50,11 @@ def test_rope_matches_numpy_kernel_adjacent_pairs():
     theta, hd, heads = 10000.0, 16, 3
     cos, sin = rope_tables(hd, 40, theta)
     x = torch.randn(1, 40, heads, hd)
-    y = apply_rope(x, cos, sin)
-    for pos in (0, 1, 7, 39):
-        ref = kernels.rope(x[0, pos].numpy(), pos, theta)            # NumPy twin, one position
-        np.testing.assert_allclose(y[0, pos].numpy(), ref, atol=1e-5)
+    for rope in (apply_rope, apply_rope_real):                        # complex (eager) and real (compiled) forms
+        y = rope(x, cos, sin)
+        for pos in (0, 1, 7, 39):
+            ref = kernels.rope(x[0, pos].numpy(), pos, theta)        # NumPy twin, one position
+            np.testing.assert_allclose(y[0, pos].numpy(), ref, atol=1e-5)
 
 
 def test_rmsnorm_matches_torch():
