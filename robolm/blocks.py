@@ -10,15 +10,18 @@ What becomes a block (read with `ast`; the program is never run):
 - `robot.<method>(...)` for every block in blocks/*.json (statement and value blocks),
   with the arguments in the block's fields (numbers in range, text, dropdown, checkbox)
   or value inputs;
-- `while ...:`, `for v in range(a, b, step)` (integer constants), `if/elif/else`,
+- `while ...:`, `for v in range(a, b, step)` (integer constants), `for v in a_list:`, `if/elif/else`,
   `break`, `continue`, `pass`, `print(one value)`, `name = value`, `name += value`;
 - `time.sleep(s)` and `time.sleep_ms(ms)` become the firmware's `robot.wait(s)` and
   `robot.wait_ms(ms)` blocks (the firmware implements them with time.sleep_ms);
 - values: numbers, text, True/False/None, variables, + - * / ** %, unary minus,
-  comparisons, and/or/not.
-`from robot import Robot`, `robot = Robot()` and `import time` need no block (Blockly's
-generator writes the first two itself). Anything else (machine.Pin, functions, lists,
-f-strings, ...) is listed in `unsupported` with its line, and left out of the workspace.
+  comparisons, and/or/not, lists, `random.randint(a, b)`, `str(x)` and `"text" + str(x) + ...`;
+- functions without default/keyword parameters (`def main():`, `def look(limit): ... return x`)
+  and their calls; `bot = Robot()` is read as `robot = Robot()`.
+`from robot import Robot`, `robot = Robot()`, `import time` and `import random` need no block (Blockly's
+generator writes the first two itself). Anything else (machine.Pin, try/except, f-strings,
+print(a, b), //, min/max, a variable in a block's number field, ...) is listed in `unsupported`
+with its line, and left out of the workspace.
 
 `normalize(code)` defines when two programs "match" (tests/test_blocks.py): equal Python
 syntax trees after the rewrites listed in its docstring.
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from robolm import registry
 
 ROBOT = "robot"
-SKIP_IMPORTS = {"robot", "time"}          # modules whose import needs no block
+SKIP_IMPORTS = {"robot", "time", "random"}          # modules whose import needs no block
 SLEEP_BLOCKS = {"sleep": "wait", "sleep_ms": "wait_ms"}
 BINOPS = {ast.Add: "ADD", ast.Sub: "MINUS", ast.Mult: "MULTIPLY", ast.Div: "DIVIDE", ast.Pow: "POWER"}
 CMPOPS = {ast.Eq: "EQ", ast.NotEq: "NEQ", ast.Lt: "LT", ast.LtE: "LTE", ast.Gt: "GT", ast.GtE: "GTE"}
@@ -74,6 +77,20 @@ def _blocks() -> dict:
     for e in registry.block_registry():
         out[e["block_name"]] = (e["block"], list(e["parameters"].items()))
     return out
+
+
+def _rename_robot(tree):
+    """`bot = Robot()` -> `robot = Robot()` everywhere (the block editor's object is always `robot`)."""
+    names = {n.targets[0].id for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Call)
+             and getattr(n.value.func, "id", "") == "Robot"}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if len(names) == 1 and ROBOT not in used:
+        alias = names.pop()
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and n.id == alias:
+                n.id = ROBOT
+    return tree
 
 
 def _is_robot_call(node) -> bool:
@@ -127,6 +144,7 @@ class _Builder:
         self.variables = {}                       # name -> id
         self.unsupported = []
         self.count = 0
+        self.functions = {}                       # name -> ast.FunctionDef (top level)
 
     def _id(self, kind):
         self.count += 1
@@ -151,6 +169,18 @@ class _Builder:
                 return {"type": "text", "id": self._id("t"), "fields": {"TEXT": node.value}}
         if isinstance(node, ast.Name):
             return {"type": "variables_get", "id": self._id("v"), "fields": {"VAR": self.var(node.id)}}
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "str" and len(node.args) == 1 \
+                and not node.keywords and not _is_text(node.args[0]):
+            return self.text_join([node.args[0]])      # str(x): a join of one item
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _text_chain(node):
+            items = _text_chain(node)                  # "t = " + str(t) + " C": joins of two, nested
+            block = self.text_join([_join_item(items[0]), _join_item(items[1])])
+            for item in items[2:]:
+                block = {"type": "text_join", "id": self._id("join"), "extraState": {"itemCount": 2},
+                         "inputs": {"ADD0": {"block": block}, "ADD1": {"block": self.value(_join_item(item))}}}
+            return block
+        if isinstance(node, ast.BinOp) and any(_is_text(n) for n in (node.left, node.right)):
+            raise _NoBlock(f"text joined to a value: write str(value) in {ast.unparse(node)!r}")
         if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
             return {"type": "math_arithmetic", "id": self._id("m"), "fields": {"OP": BINOPS[type(node.op)]},
                     "inputs": {"A": {"block": self.value(node.left)}, "B": {"block": self.value(node.right)}}}
@@ -172,12 +202,58 @@ class _Builder:
                 block = {"type": "logic_operation", "id": self._id("l"), "fields": {"OP": op},
                          "inputs": {"A": {"block": block}, "B": {"block": self.value(right)}}}
             return block
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "randint"
+                and getattr(node.func.value, "id", "") == "random" and len(node.args) == 2 and not node.keywords):
+            return {"type": "math_random_int", "id": self._id("r"),
+                    "inputs": {"FROM": {"block": self.value(node.args[0])}, "TO": {"block": self.value(node.args[1])}}}
+        if isinstance(node, ast.List):
+            return {"type": "lists_create_with", "id": self._id("list"), "extraState": {"itemCount": len(node.elts)},
+                    "inputs": {f"ADD{i}": {"block": self.value(e)} for i, e in enumerate(node.elts)}}
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
+            return self.call_block(node, "procedures_callreturn")
         if _is_robot_call(node):
             block = self.robot_block(node)
             if "output" not in _blocks()[node.func.attr][0]:
                 raise _NoBlock(f"robot.{node.func.attr}() returns nothing, so it cannot be used as a value")
             return block
         raise _NoBlock(f"no block for the value {ast.unparse(node)!r}")
+
+    def text_join(self, items) -> dict:
+        return {"type": "text_join", "id": self._id("join"), "extraState": {"itemCount": len(items)},
+                "inputs": {f"ADD{i}": {"block": self.value(e)} for i, e in enumerate(items)}}
+
+    # ------------------------------------------------------------------ functions
+    def function(self, f: ast.FunctionDef) -> dict:
+        a = f.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.posonlyargs or f.decorator_list:
+            raise _NoBlock("functions with default, keyword or * parameters have no block")
+        body = [s for s in f.body if not isinstance(s, ast.Global) and not _is_docstring(s)]
+        ret = None
+        if body and isinstance(body[-1], ast.Return):
+            ret, body = body[-1].value, body[:-1]
+        if any(isinstance(n, ast.Return) for s in body for n in ast.walk(s)):
+            raise _NoBlock("a return before the end of the function has no block")
+        block = {"type": "procedures_defreturn" if ret is not None else "procedures_defnoreturn",
+                 "id": self._id("def"), "fields": {"NAME": f.name}}
+        if a.args:
+            block["extraState"] = {"params": [{"name": p.arg, "id": self.var(p.arg)["id"]} for p in a.args]}
+        self._with_body(block, "STACK", body)
+        if ret is not None:
+            block.setdefault("inputs", {})["RETURN"] = {"block": self.value(ret)}
+        return block
+
+    def call_block(self, call: ast.Call, kind: str) -> dict:
+        f = self.functions[call.func.id]
+        if call.keywords or len(call.args) != len(f.args.args):
+            raise _NoBlock(f"{call.func.id}() needs exactly {len(f.args.args)} positional arguments")
+        returns = bool(f.body) and isinstance(f.body[-1], ast.Return) and f.body[-1].value is not None
+        if returns != (kind == "procedures_callreturn"):
+            raise _NoBlock(f"{call.func.id}() " + ("gives a value; use it" if returns else "gives no value"))
+        block = {"type": kind, "id": self._id("call"),
+                 "extraState": {"name": call.func.id, "params": [p.arg for p in f.args.args]}}
+        if call.args:
+            block["inputs"] = {f"ARG{i}": {"block": self.value(v)} for i, v in enumerate(call.args)}
+        return block
 
     def robot_block(self, call: ast.Call) -> dict:
         method = call.func.attr
@@ -281,6 +357,8 @@ class _Builder:
                 if len(call.args) != 1 or call.keywords:
                     raise _NoBlock("the print block prints one value")
                 return {"type": "text_print", "id": self._id("print"), "inputs": {"TEXT": {"block": self.value(call.args[0])}}}
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.functions:
+                return self.call_block(call, "procedures_callnoreturn")
             raise _NoBlock("no block for this call")
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             return {"type": "variables_set", "id": self._id("set"), "fields": {"VAR": self.var(node.targets[0].id)},
@@ -294,7 +372,11 @@ class _Builder:
                      "inputs": {"BOOL": {"block": self.value(node.test)}}}
             return self._with_body(block, "DO", node.body)
         if isinstance(node, ast.For) and not node.orelse and isinstance(node.target, ast.Name):
-            return self.for_range(node)
+            if isinstance(node.iter, ast.Call) and getattr(node.iter.func, "id", "") == "range":
+                return self.for_range(node)
+            block = {"type": "controls_forEach", "id": self._id("each"), "fields": {"VAR": self.var(node.target.id)},
+                     "inputs": {"LIST": {"block": self.value(node.iter)}}}     # for note in notes:
+            return self._with_body(block, "DO", node.body)
         if isinstance(node, ast.If):
             return self.if_chain(node)
         raise _NoBlock(f"no block for {type(node).__name__}")
@@ -308,9 +390,10 @@ class _Builder:
         if any(n is None or not isinstance(n, int) for n in nums):
             raise _NoBlock("range() with whole-number constants only")
         start, stop, step = (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) == 3 else 1)
-        if step <= 0 or stop <= start:
-            raise _NoBlock("range() counting up with at least one step")
-        last = start + (stop - 1 - start) // step * step    # Blockly counts FROM..TO inclusive
+        if step == 0 or (stop - start) * step <= 0:
+            raise _NoBlock("range() with at least one step")
+        last = start + (stop - start - (1 if step > 0 else -1)) // step * step   # Blockly counts FROM..TO inclusive
+        step = abs(step)                                    # and takes the size of the step (BY > 0)
         block = {"type": "controls_for", "id": self._id("for"), "fields": {"VAR": self.var(node.target.id)},
                  "inputs": {"FROM": {"block": self.value(ast.Constant(start))},
                             "TO": {"block": self.value(ast.Constant(last))},
@@ -350,11 +433,20 @@ def code_to_blocks(code: str) -> BlocksResult:
         return BlocksResult({"blocks": {"languageVersion": 0, "blocks": []}},
                             [Unsupported(e.lineno or 0, e.text or "", f"syntax error: {e.msg}")])
     b = _Builder(code.splitlines())
-    chain = b.statements(tree.body)
+    tree = _rename_robot(tree)
+    b.functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
     top = []
+    for f in tree.body:                            # each function is its own block stack
+        if isinstance(f, ast.FunctionDef):
+            try:
+                top.append(b.function(f))
+            except _NoBlock as e:
+                b.unsupported.append(Unsupported(f.lineno, b.lines[f.lineno - 1], str(e)))
+    chain = b.statements([s for s in tree.body if not isinstance(s, ast.FunctionDef)])
     if chain is not None:
-        chain.update({"x": 20, "y": 20})
         top.append(chain)
+    for i, block in enumerate(top):
+        block.update({"x": 20, "y": 20 + 300 * i})
     ws = {"blocks": {"languageVersion": 0, "blocks": top}}
     if b.variables:
         ws["variables"] = [{"name": n, "id": i} for n, i in b.variables.items()]
@@ -371,6 +463,9 @@ class _Normalize(ast.NodeTransformer):
 
     def visit_Call(self, node):
         node = self.generic_visit(node)
+        if (getattr(node.func, "id", "") == "str" and len(node.args) == 1 and not node.keywords
+                and isinstance(node.args[0], ast.BinOp) and _text_chain(node.args[0])):
+            return node.args[0]                    # str("a" + str(b)) is "a" + str(b): already text
         if _is_time_sleep(node):                   # time.sleep(s) -> robot.wait(s)
             node = ast.Call(ast.Attribute(ast.Name(ROBOT, ast.Load()), SLEEP_BLOCKS[node.func.attr], ast.Load()),
                             node.args, node.keywords)
@@ -408,12 +503,21 @@ def normalize(code: str, blockly_output: bool = False) -> str:
       (`robot.move_forward()` == `robot.move_forward(50)` == `robot.move_forward(speed=50)`);
     - numbers compare by value (1 == 1.0; -5 is a constant); a range() of constants compares by
       the numbers it yields (`range(5)` == `range(0, 5, 1)`, `range(2, 10, 3)` == `range(2, 9, 3)`);
-    - an unused loop variable's name does not matter (Blockly renames `_` to `_2`).
+    - an unused loop variable's name does not matter (Blockly renames `_` to `_2`);
+    - the robot object's name does not matter (`bot = Robot()` is `robot = Robot()`);
+    - functions: docstrings and `global` lines are ignored (Blockly declares every workspace variable global in
+      each function) and top-level `def`s compare as if written first (Blockly writes them first);
+    - `str(t)` around a text join is dropped (`str("a" + str(b))` is `"a" + str(b)`): Blockly joins
+      three pieces as two nested joins of two.
     """
-    tree = ast.parse(code)
+    tree = _rename_robot(ast.parse(code))
+    for node in ast.walk(tree):                    # Blockly declares every variable global in each function
+        if isinstance(node, ast.FunctionDef):
+            node.body = [s for s in node.body if not isinstance(s, ast.Global) and not _is_docstring(s)] or [ast.Pass()]
     body = [s for s in tree.body if not _is_boilerplate(s)]
     while blockly_output and body and _is_none_decl(body[0]):
         body.pop(0)
+    body = [s for s in body if isinstance(s, ast.FunctionDef)] + [s for s in body if not isinstance(s, ast.FunctionDef)]
     tree.body = body
     tree = _Numbers().visit(_Normalize().visit(tree))
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
@@ -422,8 +526,9 @@ def normalize(code: str, blockly_output: bool = False) -> str:
             nums = [a.value for a in node.iter.args if isinstance(a, ast.Constant)]
             if len(nums) == len(node.iter.args) and all(float(v).is_integer() for v in nums):
                 start, stop, step = (0.0, nums[0], 1.0) if len(nums) == 1 else (*nums[:2], nums[2] if len(nums) == 3 else 1.0)
-                if step > 0 and stop > start:      # range(2, 10, 3) == range(2, 9, 3): the same numbers
-                    stop = start + (stop - 1 - start) // step * step + 1
+                if step and (stop - start) * step > 0:  # range(2, 10, 3) == range(2, 9, 3): the same numbers
+                    sign = 1 if step > 0 else -1
+                    stop = start + (stop - start - sign) // step * step + sign
                 node.iter.args = [ast.Constant(float(v)) for v in (start, stop, step)]
             if isinstance(node.target, ast.Name) and node.target.id not in used:
                 node.target = ast.Name("_", ast.Store())   # an unused loop variable's name does not matter
@@ -431,6 +536,35 @@ def normalize(code: str, blockly_output: bool = False) -> str:
             if isinstance(getattr(node, name, None), list):
                 setattr(node, name, [s for s in getattr(node, name) if not isinstance(s, ast.Pass)])
     return ast.dump(ast.fix_missing_locations(tree), include_attributes=False)
+
+
+def _is_text(node) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _join_item(node):
+    """What a text-join socket holds for `node` ("text" stays, str(x) is x), or None."""
+    if _is_text(node):
+        return node
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "str" and len(node.args) == 1 and not node.keywords:
+        return node.args[0]
+    return None
+
+
+def _text_chain(node):
+    """The items of "a" + str(b) + "c" (left to right) when each is text or str(...) and one is text, else None."""
+    items = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        items.insert(0, node.right)
+        node = node.left
+    items.insert(0, node)
+    if all(_join_item(i) is not None for i in items) and any(_is_text(i) for i in items):
+        return items
+    return None
+
+
+def _is_docstring(s) -> bool:
+    return isinstance(s, ast.Expr) and _is_text(s.value)
 
 
 def _is_none_decl(s) -> bool:
