@@ -372,7 +372,7 @@ float* rl_forward(rl_model* m, int token, int pos) {
             for (int t = 0; t <= pos; t++) {
                 const float* k = kc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
                 float score = 0.0f;
-                for (int i = 0; i < hd; i++) score += q[i] * k[i];
+                score = vec_dot_f32(hd, q, k);  // SIMD dot from quant.h (engineer G, issue 7): the float loop did not vectorize
                 att[t] = score * scale;
             }
             softmax(att, pos + 1);
@@ -456,7 +456,7 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
                     for (int u = 0; u <= pos; u++) {
                         const float* kk = kc + (size_t)u * kv_dim + (size_t)kvh * hd;
                         float score = 0.0f;
-                        for (int i = 0; i < hd; i++) score += qh[i] * kk[i];
+                        score = vec_dot_f32(hd, qh, kk);  // SIMD dot from quant.h (engineer G, issue 7)
                         att[u] = score * scale;
                     }
                     softmax(att, pos + 1);
