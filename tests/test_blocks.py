@@ -272,3 +272,21 @@ def test_syllabus_robot_programs_round_trip():
     print(f"syllabus robot programs: {len(whole)}/{len(programs)} all blocks, {len(whole) - len(bad)} round-trip")
     assert not bad, bad[0]
     assert len(whole) >= 0.45 * len(programs)   # measured 2026-11-25: 27/56 (the rest: print(a, b), variables in number fields, //, min/max)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (needed to run the real Blockly)")
+@pytest.mark.skipif(not (ROOT / "tools" / "blockly" / "node_modules" / "jsdom").exists(),
+                    reason="npm packages missing: cd tools/blockly && npm ci")
+def test_editor_page_opens_a_workspace(tmp_path):
+    """tools/blockly/editor.html in jsdom: toolbox of 15 categories, offline, shows the same program."""
+    f = tmp_path / "ws.json"
+    f.write_text(json.dumps(code_to_blocks(LINE_FOLLOWER).workspace))
+    proc = subprocess.run([NODE, str(ROOT / "tools" / "blockly" / "check_editor.js"), str(f)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # jsdom cannot measure text (no canvas); everything else must be silent
+    errors = [e for e in out["errors"] if "HTMLCanvasElement's getContext()" not in e]
+    assert errors == [] and out["status"] == "", out
+    assert out["toolbox"] == 15 and out["blocks"] == 25
+    assert matches(LINE_FOLLOWER, out["code"]), out["code"]

@@ -171,6 +171,11 @@ def test_guide_command_is_valid(guide, cmd, tmp_path):
                 if not w.startswith("-"):
                     assert (ROOT / w).is_file(), f"{w} does not exist"
             return
+        if module == "http.server":                         # the block editor's page and its scripts exist
+            page = (ROOT / "tools" / "blockly" / "editor.html").read_text()
+            for src in re.findall(r'<script src="([^"]+)"', page):
+                assert src.startswith("node_modules/") or (ROOT / "tools" / "blockly" / src).is_file(), src
+            return
         if module in RUN_FOR_REAL:                          # on the guide's own programs, in tmp_path
             for name, code in robot_programs(guide).items():
                 (tmp_path / name).write_text(code)

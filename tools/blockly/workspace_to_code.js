@@ -13,45 +13,15 @@ const fs = require('fs');
 const path = require('path');
 const Blockly = require('blockly');
 const {pythonGenerator, Order} = require('blockly/python');
+const robotGenerators = require('./robot_generators.js');
 
 const BLOCKS_DIR = path.resolve(__dirname, '..', '..', 'blocks');
 
-// The same generator as generate.js: robot.<type>(<arguments in order>)
-function defineGenerator(def, meta) {
-  pythonGenerator.forBlock[def.type] = function(block, generator) {
-    generator.definitions_['import_robot'] = 'from robot import Robot';
-    generator.definitions_['robot'] = 'robot = Robot()';
-    const args = (def.args0 || []).map((arg) => {
-      switch (arg.type) {
-        case 'field_number': return String(Number(block.getFieldValue(arg.name)));
-        case 'field_input':
-        case 'field_dropdown': return generator.quote_(block.getFieldValue(arg.name));
-        case 'field_checkbox': return block.getFieldValue(arg.name) === 'TRUE' ? 'True' : 'False';
-        case 'input_value': {
-          const code = generator.valueToCode(block, arg.name, Order.NONE);
-          const ex = ((meta.inputs || {})[arg.name.toLowerCase()] || {}).example;
-          if (code) return code;
-          if (typeof ex === 'number') return String(ex);
-          return generator.quote_(ex === undefined ? '' : String(ex));
-        }
-        default: throw new Error(`block ${def.type}: unsupported argument type ${arg.type}`);
-      }
-    });
-    const code = `robot.${def.type}(${args.join(', ')})`;
-    return def.output !== undefined ? [code, Order.FUNCTION_CALL] : code + '\n';
-  };
-}
-
 function setup() {
-  const defs = [];
-  for (const f of fs.readdirSync(BLOCKS_DIR).filter((n) => n.endsWith('.json')).sort()) {
-    const file = JSON.parse(fs.readFileSync(path.join(BLOCKS_DIR, f), 'utf8'));
-    for (const def of file.blocks) {
-      defs.push(def);
-      defineGenerator(def, file.robolm[def.type] || {});
-    }
-  }
-  Blockly.common.defineBlocksWithJsonArray(defs);
+  const files = fs.readdirSync(BLOCKS_DIR).filter((n) => n.endsWith('.json')).sort()
+      .map((f) => JSON.parse(fs.readFileSync(path.join(BLOCKS_DIR, f), 'utf8')));
+  robotGenerators.install(Blockly, pythonGenerator, Order, files);
+  return files;
 }
 
 function countBlocks(state) {
@@ -87,7 +57,16 @@ function toCode(state) {
 
 function main() {
   const argv = process.argv.slice(2);
-  setup();
+  const files = setup();
+  if (argv[0] === '--toolbox') {  // the editor's toolbox, to check that Blockly accepts it
+    const ws = new Blockly.Workspace();
+    const tb = robotGenerators.toolbox(files);
+    const types = tb.contents.flatMap((c) => (c.contents || []).map((b) => b.type));
+    const missing = types.filter((t) => !Blockly.Blocks[t] || !pythonGenerator.forBlock[t]);
+    process.stdout.write(JSON.stringify({categories: tb.contents.length, blocks: types.length, missing}) + '\n');
+    ws.dispose();
+    return;
+  }
   if (argv[0] === '--many') {
     const list = JSON.parse(fs.readFileSync(0, 'utf8'));
     const out = list.map((state) => {
