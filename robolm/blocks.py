@@ -606,6 +606,9 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"robolm.blocks: cannot read {args.program}: {e.strerror}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError:
+        print(f"robolm.blocks: {args.program} is not UTF-8 text", file=sys.stderr)
+        return 2
     result = code_to_blocks(code)
     text = json.dumps(result.workspace, ensure_ascii=False, indent=1)
     if args.out:

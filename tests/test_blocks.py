@@ -290,3 +290,16 @@ def test_editor_page_opens_a_workspace(tmp_path):
     assert errors == [] and out["status"] == "", out
     assert out["toolbox"] == 15 and out["blocks"] == 25
     assert matches(LINE_FOLLOWER, out["code"]), out["code"]
+
+
+def test_command_line(tmp_path):
+    from robolm.blocks import main
+    prog = tmp_path / "p.py"
+    prog.write_text("from robot import Robot\nrobot = Robot()\nrobot.led_on()\n")
+    assert main([str(prog), "-o", str(tmp_path / "ws.json")]) == 0
+    assert json.loads((tmp_path / "ws.json").read_text())["blocks"]["blocks"][0]["type"] == "led_on"
+    prog.write_text("from machine import Pin\nPin(2, Pin.OUT).on()\n")
+    assert main([str(prog), "-o", str(tmp_path / "ws2.json")]) == 1           # some lines are not blocks
+    assert main([str(tmp_path / "missing.py")]) == 2
+    (tmp_path / "bin.py").write_bytes(b"\xff\xfe\x00")
+    assert main([str(tmp_path / "bin.py")]) == 2
