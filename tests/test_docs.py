@@ -132,6 +132,7 @@ def check_flags(cmd, words, flags):
 
 
 RUN_FOR_REAL = ("robolm.validate", "robolm.sim", "robolm.blocks")
+_RAN = set()   # prepare.py --tiny runs once per session (the guides show it twice)
 
 
 @pytest.mark.parametrize("guide, cmd", shell_commands())
@@ -195,7 +196,8 @@ def test_guide_command_is_valid(guide, cmd, tmp_path):
                 assert (ROOT / w).is_file(), f"config file {w} does not exist"
         return
     check_flags(cmd, words[2:], help_flags([script]))
-    if script == "prepare.py" and "--tiny" in words:       # fast: run it for real, into tmp_path
+    if script == "prepare.py" and "--tiny" in words and not _RAN:   # fast: run it for real once, into tmp_path
+        _RAN.add("prepare --tiny")
         out = words.index("--out")
         words[out + 1] = str(tmp_path / "corpus")
         proc = run_py(words[1:], ROOT, timeout=300)
