@@ -116,7 +116,11 @@ def load_model():
     for run in RUNS:
         if (run / "ckpt.pt").is_file():
             from robolm.model import load_checkpoint
-            model, ckpt = load_checkpoint(run / "ckpt.pt")
+            try:
+                model, ckpt = load_checkpoint(run / "ckpt.pt")
+            except (OSError, RuntimeError, ValueError, KeyError) as e:   # e.g. a run still writing it
+                print(f"  {run / 'ckpt.pt'} cannot be loaded ({type(e).__name__}: {e}); model figures skipped")
+                return None
             return model, ckpt, run
     return None
 

@@ -217,6 +217,7 @@ def test_make_figures(tmp_path):
     made = {p.name for p in tmp_path.glob("*.png")}
     assert {"tokenization.png", "rope.png", "quant_error.png"} <= made
     trained = any((ROOT / "out" / r / "ckpt.pt").is_file() for r in ("cpu_default_sft", "cpu_default"))
-    assert ("attention.png" in made) == trained, proc.stdout
-    if not trained:
-        assert "attention.png skipped" in proc.stdout
+    if trained:
+        assert "attention.png" in made or "cannot be loaded" in proc.stdout, proc.stdout
+    else:
+        assert "attention.png" not in made and "attention.png skipped" in proc.stdout
