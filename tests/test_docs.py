@@ -210,6 +210,14 @@ def test_guide_command_is_valid(guide, cmd, tmp_path):
         assert proc.returncode == 0 and "move_forward" in proc.stdout, proc.stderr[-2000:]
 
 
+def test_make_figures_without_model(tmp_path):
+    """scripts/make_figures.py --no-model draws the three figures that need no trained model."""
+    proc = run_py(["scripts/make_figures.py", "--no-model", "--out", str(tmp_path)], ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p.name for p in tmp_path.glob("*.png")} == {"tokenization.png", "rope.png", "quant_error.png"}
+
+
+@pytest.mark.slow
 def test_make_figures(tmp_path):
     """scripts/make_figures.py draws the model-free figures (and the model ones when a run exists)."""
     proc = run_py(["scripts/make_figures.py", "--out", str(tmp_path)], ROOT, timeout=300)
