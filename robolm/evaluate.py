@@ -160,6 +160,8 @@ def main(argv=None):
     p.add_argument("--prompts", default="data/raw/syllabus/test_prompts.json")
     p.add_argument("--corpus", default="data/processed/corpus.jsonl", help="for perplexity (torch only)")
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N prompts (0 = all)")
+    p.add_argument("--sample", type=int, default=0,
+                   help="evaluate N prompts spread evenly over the file (all languages and grades; 0 = all)")
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=400)
     p.add_argument("--out", default="out/eval")
@@ -171,6 +173,9 @@ def main(argv=None):
         prompts = json.load(f)
     if a.limit:
         prompts = prompts[:a.limit]
+    if a.sample and a.sample < len(prompts):
+        step = len(prompts) / a.sample
+        prompts = [prompts[int(i * step)] for i in range(a.sample)]
     if not prompts:
         sample.fail(f"{a.prompts} holds no prompts")
     rows = evaluate_prompts(engine, prompts, a.candidates, a.max_new_tokens)
