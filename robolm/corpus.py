@@ -783,12 +783,17 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             extra = {"family": fam["id"], "instance": key, "style": program["style"],
                      "augment": used, "scenario": program["scenario"], "check": program["check"],
                      "budget_s": program["budget_s"]}
+            used_templates = set()
             for k in range(prompts_per_program):
-                # translated comments keep every prompt of this program in the comments' language
-                plang = lang if k == 0 or "comment_translation" in used else pick_lang(shares, rng)
+                # every prompt of a program is in its language (its comments may be translated)
+                plang = lang
                 texts, plang = texts_for(plang, "family", fam["id"], "prompts", fam["prompts"])
                 words = ((i18n.get(plang) or {}).get("words") or {})
-                prompt = vary_prompt(fill(rng.choice(_prompt_choices(texts, "train")), values, words), plang, i18n, rng)
+                choices = _prompt_choices(texts, "train")
+                fresh = [t for t in choices if (plang, t) not in used_templates] or choices
+                template = rng.choice(fresh)   # another paraphrase than this program already has
+                used_templates.add((plang, template))
+                prompt = vary_prompt(fill(template, values, words), plang, i18n, rng)
                 if k > 0:
                     stats.count(stats.augment, "prompt_paraphrasing")
                 add_code(f"family:{fam['id']}", split, fam["grade"], prompt, code, program["hardware"], plang, extra)
