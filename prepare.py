@@ -100,13 +100,12 @@ def file_hash(path):
 
 def load_docs(raw, langs):
     """Documentation topics of data/raw/docs/<lang>.yaml for the enabled languages."""
-    import yaml
     docs = []
     for lang in langs:
         path = Path(raw) / "docs" / f"{lang}.yaml"
         if not path.exists():
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = C.load_yaml(path) or {}
         for topic, t in (data.get("topics") or {}).items():
             docs.append({"type": "doc", "topic": topic, "content": f"{t['title']}\n\n{t['text']}", "lang": lang})
     return docs

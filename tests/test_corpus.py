@@ -159,7 +159,7 @@ def test_instruction_pairs_validate_and_run(checker):
 
 
 def test_en_yaml_is_in_sync_with_the_sources():
-    on_disk = yaml.safe_load((RAW / "i18n" / "en.yaml").read_text(encoding="utf-8"))
+    on_disk = C.load_yaml(RAW / "i18n" / "en.yaml")
     fresh = C.extract_english(C.load_families(), C.load_syllabus(), C.load_instructions())
     assert on_disk == fresh, "run: python prepare.py --write-i18n"
 
@@ -180,8 +180,8 @@ def test_translations_are_in_their_script_and_keep_placeholders(lang):
     """Each translated text: known key, no unknown {placeholder}, not a copy of the English;
     at least 85% of a language's texts (and one entry of every list) in the language's script
     (Latin-script extras such as Hinglish are allowed)."""
-    en = yaml.safe_load((RAW / "i18n" / "en.yaml").read_text(encoding="utf-8"))
-    tr = yaml.safe_load((RAW / "i18n" / f"{lang}.yaml").read_text(encoding="utf-8"))
+    en = C.load_yaml(RAW / "i18n" / "en.yaml")
+    tr = C.load_yaml(RAW / "i18n" / f"{lang}.yaml")
     assert tr.get("lang") == lang
     latin = lang in ("es", "fr", "pt")
     n_total = n_script = 0
