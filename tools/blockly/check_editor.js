@@ -31,21 +31,47 @@ const dom = new JSDOM(fs.readFileSync(path.join(DIR, 'editor.html'), 'utf8'), {
   },
 });
 
-function finish() {
-  const w = dom.window;
-  const out = {errors, status: w.document.getElementById('status').textContent};
-  try {
-    const ws = w.Blockly.getMainWorkspace();
-    out.toolbox = ws.getToolbox().getToolboxItems().length;
-    w.Blockly.serialization.workspaces.load(state, ws);
-    out.blocks = ws.getAllBlocks(false).length;
-  } catch (e) {
-    errors.push(String(e.message || e));
-  }
-  setTimeout(() => {   // the page's change listener fires after Blockly's event queue
-    out.code = w.document.getElementById('code').textContent;
-    process.stdout.write(JSON.stringify(out) + '\n');
-    process.exit(0);
-  }, 500);
+// Wait (up to 60 s, a loaded machine is slow) for a condition, polling every 100 ms.
+function waitFor(cond, what, then) {
+  const t0 = Date.now();
+  const tick = () => {
+    let ok = false;
+    try { ok = cond(); } catch (e) { ok = false; }
+    if (ok) return then();
+    if (Date.now() - t0 > 60000) {
+      errors.push('timed out waiting for ' + what);
+      return report();
+    }
+    setTimeout(tick, 100);
+  };
+  tick();
 }
-dom.window.addEventListener('load', () => setTimeout(finish, 1500));
+
+const out = {errors};
+function report() {
+  const w = dom.window;
+  out.status = w.document.getElementById('status').textContent;
+  out.code = w.document.getElementById('code').textContent;
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(0);
+}
+
+dom.window.addEventListener('load', () => {
+  const w = dom.window;
+  // the page is ready when its workspace has a toolbox (or it showed an error)
+  waitFor(() => w.document.getElementById('status').textContent ||
+                (w.Blockly.getMainWorkspace() && w.Blockly.getMainWorkspace().getToolbox()), 'the editor', () => {
+    if (w.document.getElementById('status').textContent) return report();
+    try {
+      const ws = w.Blockly.getMainWorkspace();
+      out.toolbox = ws.getToolbox().getToolboxItems().length;
+      w.Blockly.serialization.workspaces.load(state, ws);
+      out.blocks = ws.getAllBlocks(false).length;
+    } catch (e) {
+      errors.push(String(e.message || e));
+      return report();
+    }
+    // the page's change listener fires after Blockly's event queue
+    waitFor(() => w.document.getElementById('code').textContent.includes('robot'), 'the code', report);
+  });
+});
