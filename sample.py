@@ -204,6 +204,17 @@ def explain_code(engine, code, lang, args):
     return run(engine, ids, args, ["[/EXPLAIN]"], echo=True).strip()
 
 
+def write_blocks(code, path):
+    """The program as a Blockly workspace (robolm/blocks.py); lines without a block are listed."""
+    import json
+    from robolm.blocks import code_to_blocks
+    result = code_to_blocks(code)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result.workspace, f, indent=1)
+    print(f"--- blocks written to {path}" + ("" if result.ok else
+          " (these lines have no block:)\n" + result.message()))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -220,6 +231,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--candidates", type=int, default=4, help="programs to try until one is valid")
     p.add_argument("--explain", metavar="LANG", help="then explain the code in this language")
+    p.add_argument("--blocks", metavar="FILE", help="also write the program as a Blockly workspace (JSON) "
+                                                     "to open in the block editor (tools/blockly/editor.html)")
     args = p.parse_args(argv)
 
     from robolm.languages import LANGUAGES
@@ -238,6 +251,8 @@ def main(argv=None):
                                  lang, args)
     if not report.ok:
         print("No valid program after all candidates; the one with the fewest errors is shown above.")
+    if args.blocks:
+        write_blocks(code, args.blocks)
     if args.explain:
         print(f"--- explanation ({LANGUAGES[args.explain].name})")
         explain_code(engine, code, args.explain, args)

@@ -89,16 +89,18 @@ def tiny_ckpt(tiny, tmp_path_factory):
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy", "native"])
-def test_end_to_end_on_every_engine(backend, tiny, tiny_ckpt):
+def test_end_to_end_on_every_engine(backend, tiny, tiny_ckpt, tmp_path):
     model_path = str(tiny_ckpt) if backend == "torch" else str(tiny[3]["f32"])
     rc, out, err = run_sample("--prompt", "blink the LED [CODE] <eos>", "--backend", backend, "--model",
-                              model_path, "--candidates", "2", "--max-new-tokens", "12", "--explain", "hi")
+                              model_path, "--candidates", "2", "--max-new-tokens", "12", "--explain", "hi",
+                              "--blocks", str(tmp_path / "ws.json"))
     assert "Traceback" not in err, err
     assert rc in (0, 1)                           # a random tiny model rarely writes valid code
     assert f"[{backend}] language: en" in out
     assert "--- candidate 1/2" in out
     assert ("valid MicroPython" in out) or ("--- candidate 2/2" in out and "invalid" in out)
     assert "--- explanation (Hindi)" in out
+    assert "--- blocks written to" in out and (tmp_path / "ws.json").exists()
 
 
 def test_prompt_longer_than_the_context_is_refused(tiny):
