@@ -28,7 +28,10 @@ setup: $(PY)     ## create .venv, install torch (CPU build), the MicroPython too
 build: $(PY)     ## rebuild robolm._native and robolm_run after editing csrc/
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 
-test: setup      ## the default test suite (under ~15 minutes on 2 cores)
+test: setup      ## the default test suite (under ~15 minutes on 2 cores, incl. building llama.cpp once)
+	@# the real llama.cpp for the interop tests (builds from source, ~200 s the first time); they skip with
+	@# a reason only where it cannot be installed
+	$(PIP) install -q "llama-cpp-python==0.3.36" || echo "llama-cpp-python could not be installed: the llama.cpp interop tests will skip"
 	$(PY) -m pytest -m "not slow" tests
 
 test-slow: setup ## the slow tests only
