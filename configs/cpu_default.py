@@ -1,6 +1,6 @@
 """The CPU default, stage 1 of `make train`: pretrain the robo-cpu-5m shape (5.05M parameters with
-vocab 8192) on train.bin for at most 6 minutes on a 2-core laptop CPU; stage 2 is
-configs/cpu_default_sft.py (8 minutes), about 15 minutes in all. max_minutes fits the cosine schedule
+vocab 8192) on train.bin for at most 4 minutes on a 2-core laptop CPU; stage 2 is
+configs/cpu_default_sft.py (10 minutes), about 15 minutes in all. max_minutes fits the cosine schedule
 to the budget after timing the first steps, so the LR still decays to min_lr on a slower machine.
 On an idle 2-core Zen 4 (bf16 autocast) the bare loop of this shape runs ~5,700 tokens/s (ANCHORS)."""
 out_dir = "out/cpu_default"
@@ -17,7 +17,7 @@ dropout = 0.0
 batch_size = 16           # 4,096 tokens per step
 grad_accum = 1
 max_steps = 1500
-max_minutes = 6.0
+max_minutes = 4.0
 learning_rate = 2e-3
 min_lr = 2e-4
 warmup_steps = 50
