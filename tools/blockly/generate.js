@@ -20,47 +20,10 @@ function loadBlockFiles(dir) {
       .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
 }
 
-// A Python literal for a field value, the way the registry writes it.
-function literal(value) {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  return pythonGenerator.quote_(String(value));
-}
-
-// One generator per block: robot.<type>(<args in order>)
-function defineGenerator(def, meta) {
-  pythonGenerator.forBlock[def.type] = function(block, generator) {
-    generator.definitions_['import_robot'] = 'from robot import Robot';
-    generator.definitions_['robot'] = 'robot = Robot()';
-    const args = (def.args0 || []).map((arg) => {
-      switch (arg.type) {
-        case 'field_number': return String(Number(block.getFieldValue(arg.name)));
-        case 'field_input':
-        case 'field_dropdown': return generator.quote_(block.getFieldValue(arg.name));
-        case 'field_checkbox': return block.getFieldValue(arg.name) === 'TRUE' ? 'True' : 'False';
-        case 'input_value': {
-          const code = generator.valueToCode(block, arg.name, Order.NONE);
-          const ex = ((meta.inputs || {})[arg.name.toLowerCase()] || {}).example;
-          return code || literal(ex === undefined ? '' : ex);
-        }
-        default: throw new Error(`block ${def.type}: unsupported argument type ${arg.type}`);
-      }
-    });
-    const code = `robot.${def.type}(${args.join(', ')})`;
-    return def.output !== undefined ? [code, Order.FUNCTION_CALL] : code + '\n';
-  };
-}
-
+// Blocks and their generators come from robot_generators.js, shared with the block editor.
 function setup() {
   const files = loadBlockFiles(BLOCKS_DIR);
-  const all = [];
-  for (const f of files) {
-    for (const def of f.blocks) {
-      all.push(def);
-      defineGenerator(def, f.robolm[def.type] || {});
-    }
-  }
-  Blockly.common.defineBlocksWithJsonArray(all);
+  const all = require('./robot_generators').install(Blockly, pythonGenerator, Order, files);
   return {files, all};
 }
 
