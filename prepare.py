@@ -49,6 +49,8 @@ def parse_args(argv=None):
     ap.add_argument("--samples-per-family", type=int, default=250, help="augmented programs per task family")
     ap.add_argument("--prompts-per-program", type=int, default=3, help="prompts (paraphrases/languages) per program")
     ap.add_argument("--explain-ratio", type=float, default=0.35, help="share of programs that also get an explain example")
+    ap.add_argument("--hardware-dropout", type=float, default=0.4,
+                    help="share of code examples trained with an empty [HARDWARE] list (learners often name no parts)")
     ap.add_argument("--project-copies", type=int, default=12, help="augmented copies of each training project")
     ap.add_argument("--code-doc-repeats", type=int, default=1, help="times each unique program is in the pretraining stream")
     ap.add_argument("--sim-sample", type=int, default=300, help="augmented programs re-simulated (0: none)")
@@ -214,7 +216,8 @@ def main(argv=None):
                                        prompts_per_program=args.prompts_per_program,
                                        explain_ratio=args.explain_ratio, project_copies=args.project_copies,
                                        seed=args.seed, families=families, projects=projects,
-                                       instructions=instructions, progress=progress_bar)
+                                       instructions=instructions, progress=progress_bar,
+                                       hardware_dropout=args.hardware_dropout)
     before = len(examples)
     seen, unique = set(), []
     for ex in examples:   # duplicates removed (same type, language, prompt and answer)

@@ -45,6 +45,7 @@ class Config:
     # optimisation
     batch_size: int = 16            # sequences per micro-step (per process)
     grad_accum: int = 1             # micro-steps per optimizer step
+    length_buckets: int = 16        # sft: batches from batch_size * this examples of similar length; 0 = off
     max_steps: int = 2000
     max_minutes: float = 0.0        # > 0: fit max_steps to this budget after 10 timed steps; hard stop too
     learning_rate: float = 1e-3
@@ -176,6 +177,9 @@ class Data:
                 if not keep:
                     die(f"sft_{split}: no example has a masked-in token within max_seq_len={self.T}")
                 self.splits[split] = (toks, mask, starts[keep], ends[keep])
+        if cfg.mode == "sft":   # train examples sorted by length, for batches with little padding
+            _, _, s, e = self.splits["train"]
+            self.by_length, self.window = np.argsort(np.minimum(e - s, self.T + 1), kind="stable"), cfg.batch_size * cfg.length_buckets
 
     def batch(self, split, batch_size, key):
         """x: (B, T) inputs, y: (B, T) next tokens (-100 = no loss)."""
@@ -186,7 +190,12 @@ class Data:
             chunk = np.stack([toks[i:i + T + 1] for i in ix]).astype(np.int64)    # (B, T+1)
             return torch.from_numpy(chunk[:, :-1]), torch.from_numpy(chunk[:, 1:])  # (B, T), (B, T)
         toks, mask, starts, ends = self.splits[split]
-        ex = rng.integers(0, len(starts), size=batch_size)
+        if split == "train" and batch_size < self.window < len(starts):
+            # a random window of similar lengths, then a random batch from it: padding ~35% -> ~1%
+            lo = int(rng.integers(0, len(starts) - self.window + 1))
+            ex = self.by_length[lo + rng.choice(self.window, size=batch_size, replace=False)]
+        else:
+            ex = rng.integers(0, len(starts), size=batch_size)
         lens = np.minimum(ends[ex] - starts[ex], self.T + 1)               # (B,) examples cut to the context
         L = max(2, int(lens.max()))
         x = np.zeros((batch_size, L - 1), dtype=np.int64)                  # (B, L-1) padded with <pad>=0

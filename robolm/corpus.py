@@ -704,7 +704,7 @@ class Stats:
 
 def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_per_program=2,
                    explain_ratio=0.3, project_copies=12, seed=1337, families=None, projects=None,
-                   instructions=None, progress=None):
+                   instructions=None, progress=None, hardware_dropout=0.4):
     """All code/explain/instruction examples (dicts) for train, val and test-excluded splits.
 
     Leakage rules (checked by tests):
@@ -712,7 +712,11 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
       family instance (family + slot values) is never generated for training;
     - family instances in training never use a held-out slot value (held_values) nor the
       held-out paraphrase of a prompt list; test prompts (test_prompts.json) use both;
-    - instruction pairs are split by id."""
+    - instruction pairs are split by id.
+
+    hardware_dropout: the share of code examples whose [HARDWARE] list is left empty, so the
+    model also writes the right program when a learner names no parts (sample.py's default).
+    The test prompts always carry their hardware."""
     families = load_families() if families is None else families
     projects = load_syllabus() if projects is None else projects
     instructions = load_instructions() if instructions is None else instructions
@@ -745,6 +749,9 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
         if split != "test" and prompt in held_out_prompts:   # final guard: no test wording in training
             stats.count(stats.augment, "skipped_test_prompt")
             return False
+        if hardware and split != "test" and rng.random() < hardware_dropout:
+            hardware = []
+            stats.count(stats.augment, "hardware_dropout")
         ex = {"type": "code", "grade": grade, "prompt": prompt, "code": code, "hardware": hardware,
               "api_functions": api_functions(code), "lang": lang, "split": split, "source": src}
         ex.update(extra)

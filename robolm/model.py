@@ -203,7 +203,9 @@ class Transformer(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, tokens, targets=None, start_pos=0, caches=None):
-        """tokens: (B, T) ids; targets: (B, T) next ids or -100 (ignored).  Returns (logits (B, T, V), loss)."""
+        """tokens: (B, T) ids; targets: (B, T) next ids or -100 (ignored).  Returns (logits (B, T, V), None),
+        or with targets (logits (N, V) of the N positions that have a target, mean cross-entropy): the
+        vocabulary head, a third of this model's compute, then skips prompt tokens and padding."""
         B, T = tokens.shape
         if start_pos + T > self.args.max_seq_len:
             raise ValueError(f"sequence of {start_pos + T} tokens exceeds max_seq_len={self.args.max_seq_len}")
@@ -215,12 +217,12 @@ class Transformer(nn.Module):
         sin = self.rope_sin[start_pos:start_pos + T]                     # (T, hd/2)
         for i, layer in enumerate(self.layers):
             h = layer(h, cos, sin, start_pos, None if caches is None else caches[i])  # (B, T, D)
-        logits = self.output(self.norm(h))                               # (B, T, V)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)),  # (B*T, V)
-                                   targets.reshape(-1), ignore_index=-100)    # (B*T,)
-        return logits, loss
+        h = self.norm(h)                                                 # (B, T, D)
+        if targets is None:
+            return self.output(h), None                                  # (B, T, V)
+        keep = targets != -100                                           # (B, T) positions with a target
+        logits = self.output(h[keep])                                    # (N, V)
+        return logits, F.cross_entropy(logits.float(), targets[keep])    # (N, V), (N,) -> scalar
 
     # ------------------------------------------------------------------------- generation
 

@@ -174,6 +174,23 @@ def test_sft_masks_prompt_tokens_and_finetunes(tmp_path):
     assert ckpt["model_args"]["dim"] == 32 and ckpt["config"]["mode"] == "sft"
 
 
+def test_sft_length_buckets_cut_padding_and_keep_batches_random(tmp_path):
+    d = make_sft_data(tmp_path / "sft", n=400)                          # lengths 9..19 tokens
+    def padding(cfg):
+        data, pad, seen = train.Data(cfg), 0, set()
+        for step in range(50):
+            x, _ = data.batch("train", 8, (step, 0, 0))
+            pad += int((x == 0).sum())
+            seen |= {tuple(r[:3].tolist()) for r in x}
+        return pad / (50 * x.shape[0] * x.shape[1]), len(seen)
+    plain, plain_seen = padding(train.Config(data_dir=str(d), mode="sft", max_seq_len=32, length_buckets=0))
+    bucketed, seen = padding(train.Config(data_dir=str(d), mode="sft", max_seq_len=32, length_buckets=4))
+    assert bucketed < 0.5 * plain, (bucketed, plain)
+    assert seen > 0.6 * plain_seen                                     # still spread over the whole set
+    x, y = train.Data(train.Config(data_dir=str(d), mode="sft", max_seq_len=32)).batch("val", 8, (0, 0, 0))
+    assert x.shape[0] == 8                                             # val batches stay uniform random
+
+
 def test_resume_after_kill_reproduces_uninterrupted_losses(tmp_path):
     d = make_pretrain_data(tmp_path / "data")
     common = [sys.executable, str(ROOT / "train.py"), f"--data_dir={d}", *SMALL, "--max_steps=40",
