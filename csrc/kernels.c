@@ -5,6 +5,8 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 // ---------------------------------------------------------------- RMSNorm
 // torch: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
@@ -68,15 +70,54 @@ void matmul(float* out, const float* x, const float* w, int n, int d) {
     }
 }
 
+// ---------------------------------------------------------------- exp
+// e^x for the loops below, written so the compiler vectorizes them (libm's expf is one
+// call per element): Cephes' expf, x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7
+// polynomial, 2^n put into the exponent bits. Within 2 ulp of expf; 0 below -87.3.
+static inline float exp_approx(float x) {
+    const float xc = x > 88.0f ? 88.0f : (x < -87.3f ? -87.3f : x);
+    const float magic = 12582912.0f;                  // 1.5 * 2^23: adding it rounds to an integer
+    const float fn = (xc * 1.44269504088896341f + magic) - magic;   // round(x / ln2)
+    const float r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f; // x - n ln2, in two steps
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float y = p * (r * r) + r + 1.0f;           // e^r
+    const int32_t bits = ((int32_t)fn + 127) << 23;   // 2^n, n in [-126, 127]
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -87.3f ? 0.0f : y * scale;
+}
+
 // ---------------------------------------------------------------- softmax
 // torch: torch.softmax(x, dim=-1)
+// The max and the sum are kept as 16 partial results (one vector register), so both
+// loops vectorize; the 16 partial sums are added in double.
 void softmax(float* x, int n) {
+    float m16[16];
+    for (int k = 0; k < 16; k++) m16[k] = x[0];
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+#pragma GCC unroll 1  /* keep it one 16-wide loop, which vectorizes whole */
+        for (int k = 0; k < 16; k++) m16[k] = x[i + k] > m16[k] ? x[i + k] : m16[k];
     float max = x[0];
-    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (int k = 0; k < 16; k++) if (m16[k] > max) max = m16[k];
+    for (; i < n; i++) if (x[i] > max) max = x[i];
+    float s16[16] = {0};
+    for (i = 0; i + 16 <= n; i += 16)
+#pragma GCC unroll 1
+        for (int k = 0; k < 16; k++) {
+            x[i + k] = exp_approx(x[i + k] - max);
+            s16[k] += x[i + k];
+        }
     double sum = 0.0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
+    for (; i < n; i++) { x[i] = exp_approx(x[i] - max); sum += x[i]; }
+    for (int k = 0; k < 16; k++) sum += s16[k];
     float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    for (i = 0; i < n; i++) x[i] *= inv;
 }
 
 // ---------------------------------------------------------------- SwiGLU
@@ -84,6 +125,6 @@ void softmax(float* x, int n) {
 void swiglu(float* gate, const float* up, int n) {
     for (int i = 0; i < n; i++) {
         float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
+        gate[i] = g / (1.0f + exp_approx(-g)) * up[i];
     }
 }

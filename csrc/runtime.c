@@ -282,12 +282,14 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     st->q = alloc_floats(ld, (size_t)c->n_heads * hd);
     st->k = alloc_floats(ld, kv_dim);
     st->v = alloc_floats(ld, kv_dim);
-    st->att = alloc_floats(ld, (size_t)c->n_heads * c->seq_len);
+    st->kv_stride = (c->seq_len + 15) / 16 * 16;
+    st->att = alloc_floats(ld, (size_t)c->n_heads * st->kv_stride);
     st->att_out = alloc_floats(ld, (size_t)c->n_heads * hd);
     st->hb = alloc_floats(ld, (size_t)F);
     st->hb2 = alloc_floats(ld, (size_t)F);
     st->logits = alloc_floats(ld, (size_t)c->vocab_size);
-    st->key_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
+    st->key_cache = alloc_floats(ld, (size_t)Lr * kv_dim * st->kv_stride);
+    st->rope_cs = alloc_floats(ld, (size_t)hd);
     st->value_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
     return ld->failed ? -1 : 0;
 }
@@ -314,7 +316,7 @@ void rl_free(rl_model* m) {
     rl_state* s = &m->state;
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
     free(s->att); free(s->att_out); free(s->hb); free(s->hb2); free(s->logits);
-    free(s->key_cache); free(s->value_cache);
+    free(s->key_cache); free(s->value_cache); free(s->rope_cs);
     if (m->tokenizer) tokenizer_free(m->tokenizer);
     free(m->prompt_template);
     free(m->explain_template);
@@ -330,6 +332,85 @@ static void matmul_w(float* out, const float* x, const rl_weight* w) {
     matmul_typed(out, x, w->data, w->type, w->cols, w->rows);
 }
 
+// torch: apply_rope(x, cos, sin), split in two: the angles of one position (computed once
+// per token, shared by q and k of every layer; the same arithmetic as kernels.c's rope)
+static void rope_angles(float* cs, int head_dim, int pos, float theta) {
+    for (int i = 0; i < head_dim / 2; i++) {
+        double freq = pow((double)theta, -2.0 * i / head_dim);
+        double angle = pos * freq;
+        cs[2 * i] = (float)cos(angle);
+        cs[2 * i + 1] = (float)sin(angle);
+    }
+}
+
+// ... and the rotation of adjacent pairs (x[2i], x[2i+1]) of each head. x (n_heads, hd)
+static void rope_rotate(float* x, int n_heads, int head_dim, const float* cs) {
+    for (int h = 0; h < n_heads; h++) {
+        float* v = x + (size_t)h * head_dim;
+        for (int i = 0; i < head_dim / 2; i++) {
+            float v0 = v[2 * i], v1 = v[2 * i + 1], c = cs[2 * i], s = cs[2 * i + 1];
+            v[2 * i] = v0 * c - v1 * s;
+            v[2 * i + 1] = v0 * s + v1 * c;
+        }
+    }
+}
+
+// cache_k[:, :, pos] = k. The key cache of one layer is kept as (KV, Sk/16, hd, 16): for
+// each kv head, blocks of 16 positions, each block hd rows of 16 (the keys transposed),
+// so the scores of 16 positions are one vector FMA per dim over contiguous memory.
+static void store_key(float* kc, const float* k, int KV, int hd, int Sk, int pos) {
+    for (int h = 0; h < KV; h++) {
+        float* blk = kc + ((size_t)h * Sk + (size_t)(pos / 16) * 16) * hd + pos % 16;
+        for (int i = 0; i < hd; i++) blk[(size_t)i * 16] = k[(size_t)h * hd + i];
+    }
+}
+
+// One query head against positions 0..n-1 of its kv head.
+// torch: softmax(q @ k.T / sqrt(hd)) @ v      q (hd,), kb (Sk/16, hd, 16) the head's key blocks,
+// v rows of hd at stride v_stride, att (n rounded up to 16) scratch, out (hd,)
+// The loops run over 16 positions (scores) or 16-64 dims (values) at a time with the running
+// sums in vector registers; each sum is still taken in plain order (over dims for a score,
+// over positions for a value).
+static void attend(float* out, const float* q, const float* kb, const float* v, int v_stride, int hd, int n,
+                   float scale, float* att) {
+    for (int t0 = 0; t0 < n; t0 += 16) {        // scores; positions past n are computed and ignored
+        float acc[16] = {0};
+        const float* kr = kb + (size_t)t0 * hd;  // this block: (hd, 16)
+        for (int i = 0; i < hd; i++) {
+            const float qi = q[i];
+#pragma GCC unroll 1  /* one 16-wide vector op (unrolled, GCC splits it into odd pieces) */
+            for (int u = 0; u < 16; u++) acc[u] += qi * kr[(size_t)i * 16 + u];
+        }
+        for (int u = 0; u < 16; u++) att[t0 + u] = acc[u] * scale;
+    }
+    softmax(att, n);
+    int i0 = 0;
+    for (; i0 + 64 <= hd; i0 += 64) {           // 64 dims: 4 vector registers of sums
+        float acc[64] = {0};
+        for (int t = 0; t < n; t++) {
+            const float a = att[t];
+            const float* vr = v + (size_t)t * v_stride + i0;
+            for (int u = 0; u < 64; u++) acc[u] += a * vr[u];
+        }
+        for (int u = 0; u < 64; u++) out[i0 + u] = acc[u];
+    }
+    for (; i0 + 16 <= hd; i0 += 16) {
+        float acc[16] = {0};
+        for (int t = 0; t < n; t++) {
+            const float a = att[t];
+            const float* vr = v + (size_t)t * v_stride + i0;
+#pragma GCC unroll 1
+            for (int u = 0; u < 16; u++) acc[u] += a * vr[u];
+        }
+        for (int u = 0; u < 16; u++) out[i0 + u] = acc[u];
+    }
+    for (; i0 < hd; i0++) {                      // head sizes that are not a multiple of 16
+        float acc = 0.0f;
+        for (int t = 0; t < n; t++) acc += att[t] * v[(size_t)t * v_stride + i0];
+        out[i0] = acc;
+    }
+}
+
 float* rl_forward(rl_model* m, int token, int pos) {
     const rl_config* c = &m->config;
     const rl_weights* w = &m->weights;
@@ -342,8 +423,12 @@ float* rl_forward(rl_model* m, int token, int pos) {
     size_t row = quant_row_bytes(w->tok_embeddings.type, D);
     dequantize_row(s->x, (const uint8_t*)w->tok_embeddings.data + (size_t)token * row, w->tok_embeddings.type, D);
 
+    // torch: cos, sin = self.freqs_cos[pos], self.freqs_sin[pos]
+    rope_angles(s->rope_cs, hd, pos, c->rope_theta);
+    const int Sk = s->kv_stride;
+
     for (int l = 0; l < c->n_layers; l++) {
-        float* kc = s->key_cache + (size_t)l * c->seq_len * kv_dim;    // (S, KV*hd) this layer's keys
+        float* kc = s->key_cache + (size_t)l * kv_dim * Sk;            // (KV, Sk/16, hd, 16) this layer's keys
         float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;  // (S, KV*hd) this layer's values
 
         // torch: xb = self.attention_norm(x)
@@ -355,34 +440,20 @@ float* rl_forward(rl_model* m, int token, int pos) {
         matmul_w(s->v, s->xb, &w->wv[l]);
 
         // torch: q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)   (adjacent pairs)
-        rope(s->q, H, hd, pos, c->rope_theta);
-        rope(s->k, KV, hd, pos, c->rope_theta);
+        rope_rotate(s->q, H, hd, s->rope_cs);
+        rope_rotate(s->k, KV, hd, s->rope_cs);
 
         // torch: cache_k[:, :, pos] = k ; cache_v[:, :, pos] = v
-        memcpy(kc + (size_t)pos * kv_dim, s->k, (size_t)kv_dim * sizeof(float));
+        store_key(kc, s->k, KV, hd, Sk, pos);
         memcpy(vc + (size_t)pos * kv_dim, s->v, (size_t)kv_dim * sizeof(float));
 
         // torch: y = F.scaled_dot_product_attention(q, k.repeat_interleave(H/KV), v.repeat_interleave(H/KV))
         // query head h reads kv head h / (H/KV) (grouped-query attention)
         float scale = 1.0f / sqrtf((float)hd);
         for (int h = 0; h < H; h++) {
-            const float* q = s->q + (size_t)h * hd;       // (hd,)
-            float* att = s->att + (size_t)h * c->seq_len;  // (pos+1,)
             int kvh = h / group;
-            for (int t = 0; t <= pos; t++) {
-                const float* k = kc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
-                float score = 0.0f;
-                score = vec_dot_f32(hd, q, k);  // SIMD dot from quant.h (engineer G, issue 7): the float loop did not vectorize
-                att[t] = score * scale;
-            }
-            softmax(att, pos + 1);
-            float* out = s->att_out + (size_t)h * hd;     // (hd,)
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int t = 0; t <= pos; t++) {
-                const float* v = vc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
-                float a = att[t];
-                for (int i = 0; i < hd; i++) out[i] += a * v[i];
-            }
+            attend(s->att_out + (size_t)h * hd, s->q + (size_t)h * hd, kc + (size_t)kvh * hd * Sk,
+                   vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale, s->att + (size_t)h * Sk);
         }
 
         // torch: x = x + self.wo(y)
@@ -425,15 +496,18 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     float* ao = (float*)malloc(n * q_dim * sizeof(float));   // (T, H*hd)
     float* hb = (float*)malloc(n * F * sizeof(float));       // (T, F)
     float* hb2 = (float*)malloc(n * F * sizeof(float));      // (T, F)
-    int ok = x && xb && q && k && v && ao && hb && hb2;
+    float* cs = (float*)malloc(n * hd * sizeof(float));      // (T, hd) rope cos, sin of each position
+    int ok = x && xb && q && k && v && ao && hb && hb2 && cs;
     if (ok) {
         // torch: h = self.tok_embeddings(tokens)
         size_t row = quant_row_bytes(w->tok_embeddings.type, D);
         for (int t = 0; t < T; t++)
             dequantize_row(x + (size_t)t * D, (const uint8_t*)w->tok_embeddings.data + (size_t)tokens[t] * row,
                            w->tok_embeddings.type, D);
+        const int Sk = s->kv_stride;
+        for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * hd, hd, start + t, c->rope_theta);
         for (int l = 0; l < c->n_layers; l++) {
-            float* kc = s->key_cache + (size_t)l * c->seq_len * kv_dim;
+            float* kc = s->key_cache + (size_t)l * kv_dim * Sk;
             float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
             for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
             matmul_typed_batch(q, xb, w->wq[l].data, w->wq[l].type, D, q_dim, T);
@@ -441,32 +515,19 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
             matmul_typed_batch(v, xb, w->wv[l].data, w->wv[l].type, D, kv_dim, T);
             for (int t = 0; t < T; t++) {
                 int pos = start + t;
-                rope(q + (size_t)t * q_dim, H, hd, pos, c->rope_theta);
-                rope(k + (size_t)t * kv_dim, KV, hd, pos, c->rope_theta);
-                memcpy(kc + (size_t)pos * kv_dim, k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+                rope_rotate(q + (size_t)t * q_dim, H, hd, cs + (size_t)t * hd);
+                rope_rotate(k + (size_t)t * kv_dim, KV, hd, cs + (size_t)t * hd);
+                store_key(kc, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
                 memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
             }
             float scale = 1.0f / sqrtf((float)hd);
             for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
                 int pos = start + t;
                 for (int h = 0; h < H; h++) {
-                    const float* qh = q + (size_t)t * q_dim + (size_t)h * hd;
-                    float* att = s->att + (size_t)h * c->seq_len;
                     int kvh = h / group;
-                    for (int u = 0; u <= pos; u++) {
-                        const float* kk = kc + (size_t)u * kv_dim + (size_t)kvh * hd;
-                        float score = 0.0f;
-                        score = vec_dot_f32(hd, qh, kk);  // SIMD dot from quant.h (engineer G, issue 7)
-                        att[u] = score * scale;
-                    }
-                    softmax(att, pos + 1);
-                    float* out = ao + (size_t)t * q_dim + (size_t)h * hd;
-                    memset(out, 0, (size_t)hd * sizeof(float));
-                    for (int u = 0; u <= pos; u++) {
-                        const float* vv = vc + (size_t)u * kv_dim + (size_t)kvh * hd;
-                        float a = att[u];
-                        for (int i = 0; i < hd; i++) out[i] += a * vv[i];
-                    }
+                    attend(ao + (size_t)t * q_dim + (size_t)h * hd, q + (size_t)t * q_dim + (size_t)h * hd,
+                           kc + (size_t)kvh * hd * Sk, vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale,
+                           s->att + (size_t)h * Sk);
                 }
             }
             matmul_typed_batch(xb, ao, w->wo[l].data, w->wo[l].type, q_dim, D, T);
@@ -485,7 +546,7 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
             if (all_logits) memcpy(all_logits + (size_t)t * c->vocab_size, s->logits, (size_t)c->vocab_size * sizeof(float));
         }
     }
-    free(x); free(xb); free(q); free(k); free(v); free(ao); free(hb); free(hb2);
+    free(x); free(xb); free(q); free(k); free(v); free(ao); free(hb); free(hb2); free(cs);
     return ok ? 0 : -1;
 }
 

@@ -58,13 +58,15 @@ typedef struct {
     float* q;            // (H*hd,)
     float* k;            // (KV*hd,)
     float* v;            // (KV*hd,)
-    float* att;          // (H, S) attention scores
+    float* att;          // (H, Sk) attention scores
     float* att_out;      // (H*hd,)
     float* hb;           // (F,)
     float* hb2;          // (F,)
     float* logits;       // (V,)
-    float* key_cache;    // (L, S, KV*hd)
+    float* key_cache;    // (L, KV, Sk/16, hd, 16): blocks of 16 positions, keys transposed (see store_key)
     float* value_cache;  // (L, S, KV*hd)
+    float* rope_cs;      // (hd,) cos, sin of each pair's angle at the current position
+    int kv_stride;       // Sk: S rounded up to a multiple of 16 (whole vectors of positions)
 } rl_state;
 
 typedef struct {
