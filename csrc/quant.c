@@ -213,6 +213,10 @@ float vec_dot_q4_0_ref(int n, const block_q4_0* w, const block_q8_0* x) {
     return acc;
 }
 
+// The load-time repack's layout (see quant_repack and "8 interleaved rows"): block b of 8 rows
+typedef struct { uint16_t d[8]; uint8_t qs[8][QK4_0 / 2]; } block_q4_0x8;  // 144 bytes = 8 x 18
+typedef struct { uint16_t d[8]; uint8_t qs[8][QK8_0]; } block_q8_0x8;      // 272 bytes = 8 x 34
+
 // ============================================================================
 // 3a. x86-64: AVX2 + FMA + F16C
 // ============================================================================
@@ -679,39 +683,65 @@ T_VNNI static void tile_q8_0_vnni(TILE_ARGS) {
 }
 
 // ---------------------------------------------------------------- F32 / F16 tiles (AVX-512)
-// NT tokens x up to 4 rows of float weights: each weight vector is loaded (and for F16
-// converted) once for the NT tokens; NT = 1 when generating, 4 for the prompt.
+// 4 tokens x up to 4 rows of float weights (the prompt): each weight vector is loaded (and
+// for F16 converted) once for the 4 tokens, each activation vector once for the 4 rows; the
+// 16 sums stay in registers and are reduced together at the end.
 // out[t * ldo + r] = sum_j w[r, j] * x[t, j]
-#define LOAD_F32(p, m) ((m) == 0xFFFF ? _mm512_loadu_ps((const float*)(p)) : _mm512_maskz_loadu_ps((m), (const float*)(p)))
-#define LOAD_F16(p, m) _mm512_cvtph_ps((m) == 0xFFFF ? _mm256_loadu_si256((const __m256i*)(p)) : _mm256_maskz_loadu_epi16((m), (const uint16_t*)(p)))
-#define DEFINE_TILE_FLOAT(NAME, T, ELEM, LOADW, NT)                                          \
-    T_AVX512 static void NAME(float* out, size_t ldo, int nr, int nt, const uint8_t* w,      \
-                              size_t row_bytes, const float* x, size_t ldx, int n) {         \
-        const ELEM* wr[4];                                                                   \
-        const float* xt[NT];                                                                 \
-        for (int r = 0; r < 4; r++) wr[r] = (const ELEM*)(w + (size_t)(r < nr ? r : 0) * row_bytes); \
-        for (int t = 0; t < NT; t++) xt[t] = x + (size_t)(t < nt ? t : 0) * ldx;             \
-        __m512 acc[NT][4];                                                                   \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                 \
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[t][r] = _mm512_setzero_ps(); \
-        for (int j = 0; j < n; j += 16) {                                                    \
-            const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);    \
-            __m512 wv[4];                                                                    \
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) wv[r] = LOADW(wr[r] + j, m);  \
-            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {                           \
-                const __m512 xv = LOAD_F32(xt[t] + j, m);                                    \
-                _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                          \
-                    acc[t][r] = _mm512_fmadd_ps(wv[r], xv, acc[t][r]);                       \
-            }                                                                                \
-        }                                                                                    \
-        float res[NT][4]; /* reduce with constant indices: acc stays in registers */        \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                 \
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) res[t][r] = _mm512_reduce_add_ps(acc[t][r]); \
-        for (int t = 0; t < nt && t < NT; t++)                                               \
-            for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = res[t][r];               \
+#define LOAD_F32(p, m) _mm512_maskz_loadu_ps((m), (const float*)(p))
+#define LOAD_F16(p, m) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((m), (const uint16_t*)(p)))
+// the 4 sums of a, b, c, d (horizontal), as one 128-bit vector
+T_AVX512 static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) {
+    // 128-bit lanes: [a0+a2, a1+a3, b0+b2, b1+b3], then [c.., d..]
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    // lanes: [a, b, c, d] (each 4 partial sums)
+    __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1));  // every element of lane k: sum of vector k
+    // element 0 of each lane -> (a, b, c, d)
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), t));
+}
+#define DEFINE_TILE_FLOAT(NAME, ELEM, LOADW)                                                      \
+    T_AVX512 static void NAME(float* out, size_t ldo, int nr, int nt, const uint8_t* w,          \
+                              size_t row_bytes, const float* x, size_t ldx, int n) {             \
+        const ELEM* w0 = (const ELEM*)w;                                                         \
+        const ELEM* w1 = (const ELEM*)(w + (size_t)(nr > 1 ? 1 : 0) * row_bytes);                \
+        const ELEM* w2 = (const ELEM*)(w + (size_t)(nr > 2 ? 2 : 0) * row_bytes);                \
+        const ELEM* w3 = (const ELEM*)(w + (size_t)(nr > 3 ? 3 : 0) * row_bytes);                \
+        const float* x0 = x;                                                                     \
+        const float* x1 = x + (size_t)(nt > 1 ? 1 : 0) * ldx;                                    \
+        const float* x2 = x + (size_t)(nt > 2 ? 2 : 0) * ldx;                                    \
+        const float* x3 = x + (size_t)(nt > 3 ? 3 : 0) * ldx;                                    \
+        __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, \
+               c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00,      \
+               c31 = c00, c32 = c00, c33 = c00;                                                  \
+        for (int j = 0; j < n; j += 16) {                                                        \
+            const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);        \
+            const __m512 a0 = LOADW(w0 + j, m), a1 = LOADW(w1 + j, m), a2 = LOADW(w2 + j, m),     \
+                         a3 = LOADW(w3 + j, m);                                                  \
+            __m512 b = LOAD_F32(x0 + j, m);                                                      \
+            c00 = _mm512_fmadd_ps(a0, b, c00); c01 = _mm512_fmadd_ps(a1, b, c01);                \
+            c02 = _mm512_fmadd_ps(a2, b, c02); c03 = _mm512_fmadd_ps(a3, b, c03);                \
+            b = LOAD_F32(x1 + j, m);                                                             \
+            c10 = _mm512_fmadd_ps(a0, b, c10); c11 = _mm512_fmadd_ps(a1, b, c11);                \
+            c12 = _mm512_fmadd_ps(a2, b, c12); c13 = _mm512_fmadd_ps(a3, b, c13);                \
+            b = LOAD_F32(x2 + j, m);                                                             \
+            c20 = _mm512_fmadd_ps(a0, b, c20); c21 = _mm512_fmadd_ps(a1, b, c21);                \
+            c22 = _mm512_fmadd_ps(a2, b, c22); c23 = _mm512_fmadd_ps(a3, b, c23);                \
+            b = LOAD_F32(x3 + j, m);                                                             \
+            c30 = _mm512_fmadd_ps(a0, b, c30); c31 = _mm512_fmadd_ps(a1, b, c31);                \
+            c32 = _mm512_fmadd_ps(a2, b, c32); c33 = _mm512_fmadd_ps(a3, b, c33);                \
+        }                                                                                        \
+        float res[4][4];                                                                         \
+        _mm_storeu_ps(res[0], hsum4x512(c00, c01, c02, c03));                                    \
+        _mm_storeu_ps(res[1], hsum4x512(c10, c11, c12, c13));                                    \
+        _mm_storeu_ps(res[2], hsum4x512(c20, c21, c22, c23));                                    \
+        _mm_storeu_ps(res[3], hsum4x512(c30, c31, c32, c33));                                    \
+        for (int t = 0; t < nt && t < 4; t++)                                                    \
+            for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = res[t][r];                   \
     }
-DEFINE_TILE_FLOAT(tile_f32_4_avx512, T_AVX512, float, LOAD_F32, 4)
-DEFINE_TILE_FLOAT(tile_f16_4_avx512, T_AVX512, uint16_t, LOAD_F16, 4)
+DEFINE_TILE_FLOAT(tile_f32_4_avx512, float, LOAD_F32)
+DEFINE_TILE_FLOAT(tile_f16_4_avx512, uint16_t, LOAD_F16)
 
 // 8 rows at a time (generation, Q4_0): the activation block and the 8 weight scales are
 // loaded and converted once for 8 rows. out[r] for r < 8.
@@ -768,6 +798,102 @@ T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t r
                                   const float* xd, const int32_t* xcorr, int nb) {
     Q8_ROWS_BODY(dot32_i8_avx2)
 }
+
+// ---------------------------------------------------------------- 8 interleaved rows (load-time repack)
+// Weights repacked at load (see quant_repack): block b of rows 8g..8g+7 lies together, the 8
+// fp16 scales first. Q4_0: one 64-byte load holds the block of 4 rows (lane r: row r's 16
+// bytes of nibbles); Q8_0: one 64-byte load holds 2 rows (quants stored as q + 128, unsigned,
+// so VNNI's unsigned x signed product needs no sign juggling: sum (q + 128) x = sum q x + 128 sum x,
+// and the accumulator starts at -16 sum x in each of a row's 8 lanes).
+// NT tokens at once (1 when generating, 4 for the prompt): each weight block is loaded, unpacked
+// and its scales converted once for the NT tokens.
+// out[t * ldo + r] = sum_b d_w[r,b] * xd[t,b] * dot(w[r,b], x[t,b])   r < 8, t < NT
+
+// row r's sum from lanes 4r..4r+3 of a (rows 0-3) and b (rows 4-7): 8 floats into out
+T_VNNI static inline void store_rows8(float* out, __m512 a, __m512 b) {
+    a = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4E));
+    a = _mm512_add_ps(a, _mm512_permute_ps(a, 0xB1));
+    b = _mm512_add_ps(b, _mm512_permute_ps(b, 0x4E));
+    b = _mm512_add_ps(b, _mm512_permute_ps(b, 0xB1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm256_storeu_ps(out, _mm512_castps512_ps256(_mm512_permutex2var_ps(a, idx, b)));
+}
+
+T_VNNI static inline __attribute__((always_inline)) void q4_0x8_body(
+    float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd,
+    const int32_t* xcorr, int nb, const int NT) {
+    const block_q4_0x8* wb = (const block_q4_0x8*)w;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i idx0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i idx1 = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    __m512 acc[4][2];
+    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const __m512 wsc = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb[b].d)));
+        const __m512 ws0 = _mm512_permutexvar_ps(idx0, wsc), ws1 = _mm512_permutexvar_ps(idx1, wsc);
+        const __m512i q0 = _mm512_loadu_si512(wb[b].qs[0]), q1 = _mm512_loadu_si512(wb[b].qs[4]);
+        const __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+        const __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+        for (int t = 0; t < NT; t++) {
+            const block_q8_0* xb = x + t * ldx + b;
+            const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)xb->qs));
+            const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)(xb->qs + 16)));
+            const __m512i init = _mm512_set1_epi32(xcorr[t * ldx + b]);
+            const __m512 dx = _mm512_set1_ps(xd[t * ldx + b]);
+            const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, l0, xl), h0, xh);
+            const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, l1, xl), h1, xh);
+            acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws0, dx), acc[t][0]);
+            acc[t][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(ws1, dx), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < NT; t++) store_rows8(out + t * ldo, acc[t][0], acc[t][1]);
+}
+
+T_VNNI static inline __attribute__((always_inline)) void q8_0x8_body(
+    float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd,
+    const int32_t* xcorr, int nb, const int NT) {
+    const block_q8_0x8* wb = (const block_q8_0x8*)w;
+    const __m512i idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)};
+    __m512 acc[4][4];
+    for (int t = 0; t < NT; t++) for (int p = 0; p < 4; p++) acc[t][p] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const __m512 wsc = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb[b].d)));
+        __m512 ws[4];
+        __m512i q[4];
+        for (int p = 0; p < 4; p++) {
+            ws[p] = _mm512_permutexvar_ps(idx[p], wsc);
+            q[p] = _mm512_loadu_si512(wb[b].qs[2 * p]);    // rows 2p, 2p+1
+        }
+        for (int t = 0; t < NT; t++) {
+            const block_q8_0* xb = x + t * ldx + b;
+            const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)xb->qs));
+            const __m512i init = _mm512_set1_epi32(8 * xcorr[t * ldx + b]);   // -16 sum x
+            const __m512 dx = _mm512_set1_ps(xd[t * ldx + b]);
+            for (int p = 0; p < 4; p++) {
+                const __m512i sp = _mm512_dpbusd_epi32(init, q[p], xv);
+                acc[t][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sp), _mm512_mul_ps(ws[p], dx), acc[t][p]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) {  // lanes of 128 bits: [r0 r0 r1 r1] + [r2 r2 r3 r3] -> [r0 r1 r2 r3]
+        __m512 a = _mm512_add_ps(_mm512_shuffle_f32x4(acc[t][0], acc[t][1], 0x88),
+                                 _mm512_shuffle_f32x4(acc[t][0], acc[t][1], 0xDD));
+        __m512 c = _mm512_add_ps(_mm512_shuffle_f32x4(acc[t][2], acc[t][3], 0x88),
+                                 _mm512_shuffle_f32x4(acc[t][2], acc[t][3], 0xDD));
+        store_rows8(out + t * ldo, a, c);
+    }
+}
+
+#define X8_ARGS float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd, \
+                const int32_t* xcorr, int nb
+T_VNNI static void q4_0x8_1_vnni(X8_ARGS) { q4_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 1); }
+T_VNNI static void q4_0x8_4_vnni(X8_ARGS) { q4_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 4); }
+T_VNNI static void q8_0x8_1_vnni(X8_ARGS) { q8_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 1); }
+T_VNNI static void q8_0x8_4_vnni(X8_ARGS) { q8_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 4); }
 #endif  // QUANT_X86
 
 // ============================================================================
@@ -862,6 +988,9 @@ typedef struct {
     // float weights: up to 4 rows x 4 tokens (the prompt); NULL: one dot product per row and token
     void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
     void (*tile_f16_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
+    // 8 repacked rows (quant_repack) x 1 or 4 tokens; NULL: this ISA reads the unpacked rows
+    void (*x8_q4_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
+    void (*x8_q8_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
 } kernels_t;
 
 static kernels_t K;            // the kernels in use
@@ -923,30 +1052,34 @@ const char* quant_isa_name(int isa) {
 int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
-                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL};
+                   rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
+                   {NULL, NULL}, {NULL, NULL}};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
                             rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            NULL, rows8_q4_0_avx2, NULL, NULL};
+                            NULL, rows8_q4_0_avx2, NULL, NULL, {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
                             rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            rows8_q8_0_avx512, rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q8_0_avx512, rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512,
+                            {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
-                            rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512};
+                            rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512,
+                            {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
             break;
 #endif
 #ifdef QUANT_NEON
         case QUANT_ISA_NEON:
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
-                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL};
+                            rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
+                            {NULL, NULL}, {NULL, NULL}};
             break;
 #endif
         default: break;
@@ -1120,6 +1253,8 @@ typedef struct {
     const uint8_t* w;      // (d, row_bytes)
     int wtype, n, d, T;
     size_t row_bytes;
+    const uint8_t* packed; // rows 0..packed_rows-1 of w repacked 8 at a time (quant_repack), or NULL
+    int packed_rows;
 } matmul_job;
 
 // Rows [r0, r1) of w against every row of x, 4 weight rows at a time: the 4 rows stay in
@@ -1130,6 +1265,22 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     const int nb = n / QK8_0;
     const int quantized = j->wtype == QTYPE_Q8_0 || j->wtype == QTYPE_Q4_0;
     int r = r0;
+    if (j->packed) {            // repacked rows, 8 at a time (r0 is a multiple of 8)
+        void (**x8)(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int) =
+            j->wtype == QTYPE_Q8_0 ? K.x8_q8_0 : K.x8_q4_0;
+        const size_t group_bytes = 8 * j->row_bytes;
+        if (x8[0])
+            for (; r + 8 <= MINI(r1, j->packed_rows); r += 8) {
+                const uint8_t* wg = j->packed + (size_t)(r / 8) * group_bytes;
+                int t = 0;
+                for (; t + 4 <= T; t += 4)
+                    x8[1](j->out + (size_t)t * d + r, (size_t)d, wg, j->xq + (size_t)t * nb, (size_t)nb,
+                          j->xd + (size_t)t * nb, j->xcorr + (size_t)t * nb, nb);
+                for (; t < T; t++)
+                    x8[0](j->out + (size_t)t * d + r, (size_t)d, wg, j->xq + (size_t)t * nb, (size_t)nb,
+                          j->xd + (size_t)t * nb, j->xcorr + (size_t)t * nb, nb);
+            }
+    }
     if (T == 1 && quantized) {  // generating: 8 rows at a time where this CPU has the kernel
         void (*rows8)(float*, const uint8_t*, size_t, const block_q8_0*, const float*, const int32_t*, int) =
             j->wtype == QTYPE_Q8_0 ? K.rows8_q8_0 : K.rows8_q4_0;
@@ -1201,10 +1352,52 @@ static void matmul_check(int wtype, int n, int d, int T) {
     }
 }
 
+// ---------------------------------------------------------------- load-time repack
+// Q4_0 / Q8_0 rows interleaved 8 at a time for the "8 interleaved rows" kernels: group g
+// (rows 8g..8g+7) is nb blocks of {8 fp16 scales, the 8 rows' quants of that block}; Q8_0
+// quants are stored + 128 (as unsigned bytes). The same bytes as the rows, reordered.
+int quant_packed_rows(int wtype, int n, int d) {
+    ensure_kernels();
+    if (quant_row_bytes(wtype, n) == 0 || d < 8) return 0;
+    if (wtype == QTYPE_Q4_0 && K.x8_q4_0[0]) return d / 8 * 8;
+    if (wtype == QTYPE_Q8_0 && K.x8_q8_0[0]) return d / 8 * 8;
+    return 0;
+}
+
+void quant_repack(void* dst, const void* w, int wtype, int n, int d) {
+    const int nb = n / QK8_0, rows = d / 8 * 8;
+    const size_t rb = quant_row_bytes(wtype, n);
+    const uint8_t* src = (const uint8_t*)w;
+    uint8_t* out = (uint8_t*)dst;
+    for (int g = 0; g < rows / 8; g++)
+        for (int b = 0; b < nb; b++)
+            for (int r = 0; r < 8; r++) {
+                const uint8_t* row = src + (size_t)(8 * g + r) * rb;
+                if (wtype == QTYPE_Q4_0) {
+                    block_q4_0x8* blk = (block_q4_0x8*)out + (size_t)g * nb + b;
+                    const block_q4_0* wb = (const block_q4_0*)row + b;
+                    blk->d[r] = wb->d;
+                    memcpy(blk->qs[r], wb->qs, sizeof wb->qs);
+                } else {
+                    block_q8_0x8* blk = (block_q8_0x8*)out + (size_t)g * nb + b;
+                    const block_q8_0* wb = (const block_q8_0*)row + b;
+                    blk->d[r] = wb->d;
+                    for (int k = 0; k < QK8_0; k++) blk->qs[r][k] = (uint8_t)wb->qs[k] ^ 0x80;
+                }
+            }
+}
+
 void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, int n, int d, int T) {
+    matmul_typed_batch_packed(out, x, w, NULL, wtype, n, d, T);
+}
+
+void matmul_typed_batch_packed(float* out, const float* x, const void* w, const void* packed, int wtype, int n,
+                               int d, int T) {
     ensure_kernels();
     matmul_check(wtype, n, d, T);
-    matmul_job j = {out, x, NULL, NULL, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n)};
+    matmul_job j = {out, x, NULL, NULL, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n),
+                    NULL, 0};
+    if (packed && (j.packed_rows = quant_packed_rows(wtype, n, d)) > 0) j.packed = (const uint8_t*)packed;
     if (wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0) {
         const int nb = n / QK8_0;
         size_t need = (size_t)T * nb;

@@ -109,6 +109,17 @@ void matmul_typed(float* out, const float* x, const void* w, int wtype, int n, i
 // The batched form for prompt processing: out (T, d) = x (T, n) @ w (d, n)^T.
 // Each weight row is read once for all T rows of x.
 void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, int n, int d, int T);
+// Load-time repack (the runtime does it once per weight matrix; the file stays untouched):
+// Q4_0 / Q8_0 rows interleaved 8 at a time, the layout of this CPU's fastest kernels.
+// quant_packed_rows: how many leading rows (a multiple of 8) a packed copy would hold; 0 when
+// this type, shape or CPU (kernel choice) has no packed kernels. The copy needs
+// quant_packed_rows * quant_row_bytes bytes (the same bytes, reordered).
+int quant_packed_rows(int wtype, int n, int d);
+void quant_repack(void* dst, const void* w, int wtype, int n, int d);
+// matmul_typed_batch reading the first quant_packed_rows rows from `packed` (NULL: none), the
+// rest from w. Falls back to w alone when the kernel choice has changed since the repack.
+void matmul_typed_batch_packed(float* out, const float* x, const void* w, const void* packed, int wtype, int n,
+                               int d, int T);
 // The reference: single thread, *_ref kernels, no cleverness. Same arithmetic.
 void matmul_typed_ref(float* out, const float* x, const void* w, int wtype, int n, int d);
 

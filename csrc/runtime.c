@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "quant.h"
@@ -171,6 +173,28 @@ static void* alloc_floats(loader* ld, size_t n) {
     return p;
 }
 
+// A copy of a Q4_0 / Q8_0 matrix in the interleaved layout of this CPU's kernels (the file is
+// untouched; matmuls read the copy). With `release`, the file's pages of the matrix are given
+// back to the page cache (read again only if the kernel choice changes), so the copy costs
+// no extra memory. The embedding keeps its pages: its rows are looked up one by one.
+static int repack_weight(loader* ld, rl_weight* w, int release) {
+    const char* env = getenv("ROBOLM_REPACK");  // ROBOLM_REPACK=0: read the file's rows (to compare)
+    if (env && strcmp(env, "0") == 0) return 0;
+    int rows = quant_packed_rows(w->type, w->cols, w->rows);
+    if (rows == 0) return 0;
+    size_t bytes = (size_t)rows * quant_row_bytes(w->type, w->cols);
+    w->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!w->packed) return refuse(ld, "free some memory", "out of memory for a %zu-byte weight copy", bytes);
+    quant_repack(w->packed, w->data, w->type, w->cols, w->rows);
+    if (release && ld->m->file.mapped) {
+        long page = sysconf(_SC_PAGESIZE);
+        uintptr_t a = ((uintptr_t)w->data + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+        uintptr_t b = ((uintptr_t)w->data + bytes) / (uintptr_t)page * (uintptr_t)page;
+        if (page > 0 && b > a) madvise((void*)a, b - a, MADV_DONTNEED);
+    }
+    return 0;
+}
+
 static int load_model(rl_model* m, const char* label, char* err, size_t err_size) {
     loader L = {m, label, err, err_size, 0};
     loader* ld = &L;
@@ -273,6 +297,13 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     m->default_hardware = dup_string_key(ld, "robolm.prompt.default_hardware", "");
     if (ld->failed) return -1;
 
+    // ---- Q4_0 / Q8_0 matrices repacked for this CPU's kernels (8 rows interleaved)
+    if (repack_weight(ld, &w->tok_embeddings, 0)) return -1;
+    for (int l = 0; l < Lr; l++) {
+        rl_weight* all[7] = {&w->wq[l], &w->wk[l], &w->wv[l], &w->wo[l], &w->w1[l], &w->w2[l], &w->w3[l]};
+        for (int i = 0; i < 7; i++) if (repack_weight(ld, all[i], 1)) return -1;
+    }
+
     // ---- the state: activations and the KV cache
     rl_state* st = &m->state;
     size_t kv_dim = (size_t)c->n_kv_heads * hd;
@@ -310,6 +341,11 @@ int rl_load_buffer(rl_model* m, const void* data, size_t size, char* err, size_t
 
 void rl_free(rl_model* m) {
     rl_weights* w = &m->weights;
+    free(w->tok_embeddings.packed);
+    for (int l = 0; w->wq && l < m->config.n_layers; l++) {
+        free(w->wq[l].packed); free(w->wk[l].packed); free(w->wv[l].packed); free(w->wo[l].packed);
+        free(w->w1[l].packed); free(w->w2[l].packed); free(w->w3[l].packed);
+    }
     free(w->attn_norm); free(w->ffn_norm);
     free(w->wq); free(w->wk); free(w->wv); free(w->wo);
     free(w->w1); free(w->w2); free(w->w3);
@@ -329,7 +365,12 @@ void rl_free(rl_model* m) {
 
 // torch: F.linear(x, w) for any stored weight type
 static void matmul_w(float* out, const float* x, const rl_weight* w) {
-    matmul_typed(out, x, w->data, w->type, w->cols, w->rows);
+    matmul_typed_batch_packed(out, x, w->data, w->packed, w->type, w->cols, w->rows, 1);
+}
+
+// the same for T rows of x: out (T, rows) = x (T, cols) @ w.T
+static void matmul_wT(float* out, const float* x, const rl_weight* w, int T) {
+    matmul_typed_batch_packed(out, x, w->data, w->packed, w->type, w->cols, w->rows, T);
 }
 
 // torch: apply_rope(x, cos, sin), split in two: the angles of one position (computed once
@@ -510,9 +551,9 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
             float* kc = s->key_cache + (size_t)l * kv_dim * Sk;
             float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
             for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
-            matmul_typed_batch(q, xb, w->wq[l].data, w->wq[l].type, D, q_dim, T);
-            matmul_typed_batch(k, xb, w->wk[l].data, w->wk[l].type, D, kv_dim, T);
-            matmul_typed_batch(v, xb, w->wv[l].data, w->wv[l].type, D, kv_dim, T);
+            matmul_wT(q, xb, &w->wq[l], T);
+            matmul_wT(k, xb, &w->wk[l], T);
+            matmul_wT(v, xb, &w->wv[l], T);
             for (int t = 0; t < T; t++) {
                 int pos = start + t;
                 rope_rotate(q + (size_t)t * q_dim, H, hd, cs + (size_t)t * hd);
@@ -530,13 +571,13 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
                            s->att + (size_t)h * Sk);
                 }
             }
-            matmul_typed_batch(xb, ao, w->wo[l].data, w->wo[l].type, q_dim, D, T);
+            matmul_wT(xb, ao, &w->wo[l], T);
             for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
             for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);
-            matmul_typed_batch(hb, xb, w->w1[l].data, w->w1[l].type, D, F, T);
-            matmul_typed_batch(hb2, xb, w->w3[l].data, w->w3[l].type, D, F, T);
+            matmul_wT(hb, xb, &w->w1[l], T);
+            matmul_wT(hb2, xb, &w->w3[l], T);
             for (int t = 0; t < T; t++) swiglu(hb + (size_t)t * F, hb2 + (size_t)t * F, F);
-            matmul_typed_batch(xb, hb, w->w2[l].data, w->w2[l].type, F, D, T);
+            matmul_wT(xb, hb, &w->w2[l], T);
             for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
         }
         // torch: logits = self.output(self.norm(h)); every row if asked, else the last

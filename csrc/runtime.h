@@ -35,6 +35,7 @@ typedef struct {
     const void* data;
     int type;
     int rows, cols;
+    void* packed;   // the rows repacked at load for this CPU's fastest kernels (quant_repack), or NULL
 } rl_weight;
 
 typedef struct {

@@ -131,7 +131,7 @@ void bind_quant(py::module_& m) {
     }, py::arg("wtype"), py::arg("w"), py::arg("x"), py::arg("n"), py::arg("isa") = -1);
 
     // out (T, d) or (d,) = x (T, n) or (n,) @ w^T ; w: uint8 (d, row_bytes)
-    m.def("matmul_typed", [](farray x, u8array w, int wtype, int isa, bool ref, int threads) {
+    m.def("matmul_typed", [](farray x, u8array w, int wtype, int isa, bool ref, int threads, bool packed) {
         const int n = (int)x.shape(x.ndim() - 1);
         const int T = x.ndim() == 1 ? 1 : (int)(x.size() / n);
         const size_t rb = quant_row_bytes(wtype, n);
@@ -150,14 +150,20 @@ void bind_quant(py::module_& m) {
         const int threads_before = quant_get_threads();
         if (threads > 0) quant_set_threads(threads);
         with_isa(isa, [&]() {
-            if (T == 1) matmul_typed(out.mutable_data(), x.data(), w.data(), wtype, n, d);
+            // packed: through a load-time repack, as the runtime does (where this ISA has the kernels)
+            const int rows = packed ? quant_packed_rows(wtype, n, d) : 0;
+            std::vector<uint8_t> pk((size_t)rows * rb + 64);
+            if (rows) quant_repack(pk.data(), w.data(), wtype, n, d);
+            if (rows) matmul_typed_batch_packed(out.mutable_data(), x.data(), w.data(), pk.data(), wtype, n, d, T);
+            else if (T == 1) matmul_typed(out.mutable_data(), x.data(), w.data(), wtype, n, d);
             else matmul_typed_batch(out.mutable_data(), x.data(), w.data(), wtype, n, d, T);
             return 0;
         });
         if (threads > 0) quant_set_threads(threads_before);
         return out;
     }, py::arg("x"), py::arg("w"), py::arg("wtype"), py::arg("isa") = -1, py::arg("ref") = false,
-       py::arg("threads") = 0);
+       py::arg("threads") = 0, py::arg("packed") = false);
+    m.def("quant_packed_rows", &quant_packed_rows, py::arg("wtype"), py::arg("n"), py::arg("d"));
 
     m.def("quant_isa_supported", &quant_isa_supported);
     m.def("quant_isa_best", &quant_isa_best);
