@@ -352,7 +352,11 @@ int gguf_open(gguf_file* f, const char* path, char* err, size_t err_size) {
         return -1;
     }
     size_t size = (size_t)st.st_size;
-    void* map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE;  // fault every page in now (as llama.cpp does), not during the first forward pass
+#endif
+    void* map = mmap(NULL, size, PROT_READ, flags, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
         snprintf(err, err_size, "%s: mmap failed. Hint: is it a regular file?", path);

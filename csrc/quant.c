@@ -382,35 +382,40 @@ T_AVX512 static inline __m512 scales2(float d0, float d1) {
     return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
 }
 
+// 4 running sums: an FMA's latency is 4 cycles, so 4 independent chains keep the unit busy
 T_AVX512 static float dot_f32_avx512(int n, const float* w, const float* x) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
     int j = 0;
-    for (; j + 32 <= n; j += 32) {
+    for (; j + 64 <= n; j += 64) {
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 16), _mm512_loadu_ps(x + j + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 32), _mm512_loadu_ps(x + j + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 48), _mm512_loadu_ps(x + j + 48), a3);
     }
-    if (j < n) {  // masked tail, up to 31 more
-        int left = n - j;
-        __mmask16 m0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
-        __mmask16 m1 = (__mmask16)(left > 16 ? (1u << (left - 16)) - 1 : 0);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, w + j), _mm512_maskz_loadu_ps(m0, x + j), a0);
-        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, w + j + 16), _mm512_maskz_loadu_ps(m1, x + j + 16), a1);
+    for (; j < n; j += 16) {  // masked tail, up to 63 more
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + j), _mm512_maskz_loadu_ps(m, x + j), a0);
     }
-    return hsum512(_mm512_add_ps(a0, a1));
+    return hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
 T_AVX512 static float dot_f16_avx512(int n, const uint16_t* w, const float* x) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
     int j = 0;
-    for (; j + 32 <= n; j += 32) {
-        __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j)));
-        __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j + 16)));
-        a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j), a0);
-        a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + j + 16), a1);
+    for (; j + 64 <= n; j += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j))), _mm512_loadu_ps(x + j), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j + 16))),
+                             _mm512_loadu_ps(x + j + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j + 32))),
+                             _mm512_loadu_ps(x + j + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w + j + 48))),
+                             _mm512_loadu_ps(x + j + 48), a3);
     }
-    float acc = hsum512(_mm512_add_ps(a0, a1));
-    for (; j < n; j++) acc += _cvtsh_ss(w[j]) * x[j];
-    return acc;
+    for (; j < n; j += 16) {  // masked tail
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + j)), _mm512_maskz_loadu_ps(m, x + j), a0);
+    }
+    return hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
 // The Q8_0 / Q4_0 kernels for AVX-512 and VNNI differ only in the 64-byte integer dot.
@@ -740,6 +745,13 @@ T_AVX512 static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) 
         for (int t = 0; t < nt && t < 4; t++)                                                    \
             for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = res[t][r];                   \
     }
+// fp16 row -> float row (the prompt converts F16 weight rows once for all its tokens)
+T_AVX512 static void f16_to_f32_avx512(float* y, const uint16_t* x, int n) {
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+        _mm512_mask_storeu_ps(y + j, m, LOAD_F16(x + j, m));
+    }
+}
 DEFINE_TILE_FLOAT(tile_f32_4_avx512, float, LOAD_F32)
 DEFINE_TILE_FLOAT(tile_f16_4_avx512, uint16_t, LOAD_F16)
 
@@ -988,6 +1000,7 @@ typedef struct {
     // float weights: up to 4 rows x 4 tokens (the prompt); NULL: one dot product per row and token
     void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
     void (*tile_f16_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
+    void (*f16_to_f32)(float*, const uint16_t*, int);  // NULL: convert per tile (tile_f16_4)
     // 8 repacked rows (quant_repack) x 1 or 4 tokens; NULL: this ISA reads the unpacked rows
     void (*x8_q4_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
     void (*x8_q8_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
@@ -1053,25 +1066,25 @@ int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
                    rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
-                   {NULL, NULL}, {NULL, NULL}};
+                   NULL, {NULL, NULL}, {NULL, NULL}};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
                             rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            NULL, rows8_q4_0_avx2, NULL, NULL, {NULL, NULL}, {NULL, NULL}};
+                            NULL, rows8_q4_0_avx2, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
                             rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
                             rows8_q8_0_avx512, rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512,
-                            {NULL, NULL}, {NULL, NULL}};
+                            f16_to_f32_avx512, {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
                             rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512,
-                            {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
+                            f16_to_f32_avx512, {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
             break;
 #endif
 #ifdef QUANT_NEON
@@ -1079,7 +1092,7 @@ int quant_isa_set(int isa) {
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
                             rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
-                            {NULL, NULL}, {NULL, NULL}};
+                            NULL, {NULL, NULL}, {NULL, NULL}};
             break;
 #endif
         default: break;
@@ -1257,6 +1270,18 @@ typedef struct {
     int packed_rows;
 } matmul_job;
 
+// 4 converted F16 rows, one buffer per thread (grows, never shrinks)
+static _Thread_local float* f16_rows = NULL;
+static _Thread_local int f16_rows_n = 0;
+static int f16_rows_buffer(int n) {
+    if (n <= f16_rows_n) return 1;
+    float* b = (float*)realloc(f16_rows, (size_t)4 * n * sizeof(float));
+    if (!b) return 0;  // then the F16 tiles convert as they go
+    f16_rows = b;
+    f16_rows_n = n;
+    return 1;
+}
+
 // Rows [r0, r1) of w against every row of x, 4 weight rows at a time: the 4 rows stay in
 // L1 while all T activation rows pass by (T = 1 when generating, the prompt length when
 // processing a prompt).
@@ -1308,8 +1333,18 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
             // is what the prefetchers like best for large float matrices)
             void (*t4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int) =
                 j->wtype == QTYPE_F32 ? K.tile_f32_4 : K.tile_f16_4;
+            const uint8_t* wt = wr;
+            size_t wt_bytes = j->row_bytes;
+            if (j->wtype == QTYPE_F16 && T >= 16 && K.f16_to_f32 && K.tile_f32_4 && f16_rows_buffer(n)) {
+                // F16 rows converted once for all T tokens, then the float tiles
+                for (int i = 0; i < nr; i++)
+                    K.f16_to_f32(f16_rows + (size_t)i * n, (const uint16_t*)(wr + (size_t)i * j->row_bytes), n);
+                t4 = K.tile_f32_4;
+                wt = (const uint8_t*)f16_rows;
+                wt_bytes = (size_t)n * sizeof(float);
+            }
             if (t4)
-                for (; t + 4 <= T; t += 4) t4(j->out + (size_t)t * d + r, (size_t)d, nr, 4, wr, j->row_bytes,
+                for (; t + 4 <= T; t += 4) t4(j->out + (size_t)t * d + r, (size_t)d, nr, 4, wt, wt_bytes,
                                               j->x + (size_t)t * n, (size_t)n, n);
         }
         for (; t < T; t++) {
@@ -1393,12 +1428,49 @@ void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, in
 
 void matmul_typed_batch_packed(float* out, const float* x, const void* w, const void* packed, int wtype, int n,
                                int d, int T) {
+    const quant_matmul mm = {out, w, packed, wtype, d};
+    matmul_typed_multi(&mm, 1, x, n, T);
+}
+
+// several matrices on the same x: one pool job over all their rows
+typedef struct {
+    matmul_job jobs[MATMUL_MULTI_MAX];
+    int first_chunk[MATMUL_MULTI_MAX + 1];
+    int count;
+} matmul_multi_job;
+
+static void matmul_multi_task(void* arg, int chunk) {
+    const matmul_multi_job* mj = (const matmul_multi_job*)arg;
+    int i = 0;
+    while (chunk >= mj->first_chunk[i + 1]) i++;
+    const matmul_job* j = &mj->jobs[i];
+    int r0 = (chunk - mj->first_chunk[i]) * MATMUL_CHUNK_ROWS;
+    matmul_rows(j, r0, MINI(r0 + MATMUL_CHUNK_ROWS, j->d));
+}
+
+void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n, int T) {
     ensure_kernels();
-    matmul_check(wtype, n, d, T);
-    matmul_job j = {out, x, NULL, NULL, NULL, (const uint8_t*)w, wtype, n, d, T, quant_row_bytes(wtype, n),
-                    NULL, 0};
-    if (packed && (j.packed_rows = quant_packed_rows(wtype, n, d)) > 0) j.packed = (const uint8_t*)packed;
-    if (wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0) {
+    if (count < 1 || count > MATMUL_MULTI_MAX) {
+        fprintf(stderr, "robolm matmul_typed_multi: %d matrices (1..%d)\n", count, MATMUL_MULTI_MAX);
+        abort();
+    }
+    matmul_multi_job mj;
+    mj.count = count;
+    mj.first_chunk[0] = 0;
+    int any_quantized = 0;
+    double macs = 0.0;
+    for (int i = 0; i < count; i++) {
+        const int wtype = mm[i].wtype, d = mm[i].d;
+        matmul_check(wtype, n, d, T);
+        matmul_job j = {mm[i].out, x, NULL, NULL, NULL, (const uint8_t*)mm[i].w, wtype, n, d, T,
+                        quant_row_bytes(wtype, n), NULL, 0};
+        if (mm[i].packed && (j.packed_rows = quant_packed_rows(wtype, n, d)) > 0) j.packed = (const uint8_t*)mm[i].packed;
+        any_quantized |= wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0;
+        mj.jobs[i] = j;
+        mj.first_chunk[i + 1] = mj.first_chunk[i] + (d + MATMUL_CHUNK_ROWS - 1) / MATMUL_CHUNK_ROWS;
+        macs += (double)n * d * T;
+    }
+    if (any_quantized) {  // x quantized to Q8_0 once for all the matrices
         const int nb = n / QK8_0;
         size_t need = (size_t)T * nb;
         if (need > xq_cap) {
@@ -1418,13 +1490,16 @@ void matmul_typed_batch_packed(float* out, const float* x, const void* w, const 
             for (int k = 0; k < QK8_0; k++) sum += xq_buf[b].qs[k];
             xcorr_buf[b] = -2 * sum;
         }
-        j.xq = xq_buf;
-        j.xd = xd_buf;
-        j.xcorr = xcorr_buf;
+        for (int i = 0; i < count; i++) {
+            mj.jobs[i].xq = xq_buf;
+            mj.jobs[i].xd = xd_buf;
+            mj.jobs[i].xcorr = xcorr_buf;
+        }
     }
     // threads only pay off beyond a few tens of thousands of multiply-adds
-    int big = (double)n * d * T >= 32768.0 && d >= 8;
-    pool_run(matmul_task, &j, (d + MATMUL_CHUNK_ROWS - 1) / MATMUL_CHUNK_ROWS, big);
+    int big = macs >= 32768.0 && mj.first_chunk[count] > 1;
+    if (count == 1) pool_run(matmul_task, &mj.jobs[0], mj.first_chunk[1], big);
+    else pool_run(matmul_multi_task, &mj, mj.first_chunk[count], big);
 }
 
 void matmul_typed(float* out, const float* x, const void* w, int wtype, int n, int d) {

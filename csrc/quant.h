@@ -120,6 +120,16 @@ void quant_repack(void* dst, const void* w, int wtype, int n, int d);
 // rest from w. Falls back to w alone when the kernel choice has changed since the repack.
 void matmul_typed_batch_packed(float* out, const float* x, const void* w, const void* packed, int wtype, int n,
                                int d, int T);
+// Several matrices with the same input x (T, n), e.g. wq, wk, wv: x is quantized once and
+// all their rows are one job for the threads. out of matrix i: (T, mm[i].d).
+#define MATMUL_MULTI_MAX 8
+typedef struct {
+    float* out;
+    const void* w;
+    const void* packed;   // quant_repack copy or NULL
+    int wtype, d;
+} quant_matmul;
+void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n, int T);
 // The reference: single thread, *_ref kernels, no cleverness. Same arithmetic.
 void matmul_typed_ref(float* out, const float* x, const void* w, int wtype, int n, int d);
 

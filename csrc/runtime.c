@@ -352,7 +352,7 @@ void rl_free(rl_model* m) {
     rl_state* s = &m->state;
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
     free(s->att); free(s->att_out); free(s->hb); free(s->hb2); free(s->logits);
-    free(s->key_cache); free(s->value_cache); free(s->rope_cs);
+    free(s->key_cache); free(s->value_cache); free(s->rope_cs); free(s->prefill_buf);
     if (m->tokenizer) tokenizer_free(m->tokenizer);
     free(m->prompt_template);
     free(m->explain_template);
@@ -366,6 +366,16 @@ void rl_free(rl_model* m) {
 // torch: F.linear(x, w) for any stored weight type
 static void matmul_w(float* out, const float* x, const rl_weight* w) {
     matmul_typed_batch_packed(out, x, w->data, w->packed, w->type, w->cols, w->rows, 1);
+}
+
+// two or three matrices on the same x (T, cols): q, k, v = wq(x), wk(x), wv(x); w1(x), w3(x)
+// (x is quantized once for all of them; c = NULL for two)
+static void matmul_w3(float* a, const rl_weight* wa, float* b, const rl_weight* wb, float* c, const rl_weight* wc,
+                      const float* x, int T) {
+    quant_matmul mm[3] = {{a, wa->data, wa->packed, wa->type, wa->rows},
+                          {b, wb->data, wb->packed, wb->type, wb->rows},
+                          {c, c ? wc->data : NULL, c ? wc->packed : NULL, c ? wc->type : 0, c ? wc->rows : 0}};
+    matmul_typed_multi(mm, c ? 3 : 2, x, wa->cols, T);
 }
 
 // the same for T rows of x: out (T, rows) = x (T, cols) @ w.T
@@ -476,9 +486,7 @@ float* rl_forward(rl_model* m, int token, int pos) {
         rmsnorm(s->xb, s->x, w->attn_norm[l], D, c->norm_eps);
 
         // torch: q, k, v = self.wq(x), self.wk(x), self.wv(x)   (q (H*hd,), k, v (KV*hd,))
-        matmul_w(s->q, s->xb, &w->wq[l]);
-        matmul_w(s->k, s->xb, &w->wk[l]);
-        matmul_w(s->v, s->xb, &w->wv[l]);
+        matmul_w3(s->q, &w->wq[l], s->k, &w->wk[l], s->v, &w->wv[l], s->xb, 1);
 
         // torch: q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)   (adjacent pairs)
         rope_rotate(s->q, H, hd, s->rope_cs);
@@ -503,8 +511,7 @@ float* rl_forward(rl_model* m, int token, int pos) {
 
         // torch: x = x + self.w2(F.silu(self.w1(xb)) * self.w3(xb)),  xb = self.ffn_norm(x)
         rmsnorm(s->xb, s->x, w->ffn_norm[l], D, c->norm_eps);
-        matmul_w(s->hb, s->xb, &w->w1[l]);
-        matmul_w(s->hb2, s->xb, &w->w3[l]);
+        matmul_w3(s->hb, &w->w1[l], s->hb2, &w->w3[l], NULL, NULL, s->xb, 1);
         swiglu(s->hb, s->hb2, c->hidden_dim);
         matmul_w(s->xb, s->hb, &w->w2[l]);
         for (int i = 0; i < D; i++) s->x[i] += s->xb[i];
@@ -518,8 +525,9 @@ float* rl_forward(rl_model* m, int token, int pos) {
 
 // ---------------------------------------------------------------- prefill (the prompt, batched)
 // The same arithmetic as rl_forward for T consecutive positions at once: every matmul is
-// matmul_typed_batch (each weight row is read once for all T rows, the same dot kernel per
-// row, so the results equal T calls of rl_forward), attention stays per position.
+// batched (each weight row is read once for all T rows; with repacked Q4_0/Q8_0 weights the
+// kernels do exactly the per-token arithmetic of rl_forward, F32/F16 tiles sum in another
+// order, within float rounding), attention stays per position.
 #define PREFILL_CHUNK 64
 
 static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, float* all_logits) {
@@ -529,66 +537,67 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     int D = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->hidden_dim;
     int kv_dim = KV * hd, q_dim = H * hd, group = H / KV;
     size_t n = (size_t)T;
-    float* x = (float*)malloc(n * D * sizeof(float));        // (T, D)
-    float* xb = (float*)malloc(n * D * sizeof(float));       // (T, D)
-    float* q = (float*)malloc(n * q_dim * sizeof(float));    // (T, H*hd)
-    float* k = (float*)malloc(n * kv_dim * sizeof(float));   // (T, KV*hd)
-    float* v = (float*)malloc(n * kv_dim * sizeof(float));   // (T, KV*hd)
-    float* ao = (float*)malloc(n * q_dim * sizeof(float));   // (T, H*hd)
-    float* hb = (float*)malloc(n * F * sizeof(float));       // (T, F)
-    float* hb2 = (float*)malloc(n * F * sizeof(float));      // (T, F)
-    float* cs = (float*)malloc(n * hd * sizeof(float));      // (T, hd) rope cos, sin of each position
-    int ok = x && xb && q && k && v && ao && hb && hb2 && cs;
-    if (ok) {
-        // torch: h = self.tok_embeddings(tokens)
-        size_t row = quant_row_bytes(w->tok_embeddings.type, D);
-        for (int t = 0; t < T; t++)
-            dequantize_row(x + (size_t)t * D, (const uint8_t*)w->tok_embeddings.data + (size_t)tokens[t] * row,
-                           w->tok_embeddings.type, D);
-        const int Sk = s->kv_stride;
-        for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * hd, hd, start + t, c->rope_theta);
-        for (int l = 0; l < c->n_layers; l++) {
-            float* kc = s->key_cache + (size_t)l * kv_dim * Sk;
-            float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
-            for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
-            matmul_wT(q, xb, &w->wq[l], T);
-            matmul_wT(k, xb, &w->wk[l], T);
-            matmul_wT(v, xb, &w->wv[l], T);
-            for (int t = 0; t < T; t++) {
-                int pos = start + t;
-                rope_rotate(q + (size_t)t * q_dim, H, hd, cs + (size_t)t * hd);
-                rope_rotate(k + (size_t)t * kv_dim, KV, hd, cs + (size_t)t * hd);
-                store_key(kc, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
-                memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
-            }
-            float scale = 1.0f / sqrtf((float)hd);
-            for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
-                int pos = start + t;
-                for (int h = 0; h < H; h++) {
-                    int kvh = h / group;
-                    attend(ao + (size_t)t * q_dim + (size_t)h * hd, q + (size_t)t * q_dim + (size_t)h * hd,
-                           kc + (size_t)kvh * hd * Sk, vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale,
-                           s->att + (size_t)h * Sk);
-                }
-            }
-            matmul_wT(xb, ao, &w->wo[l], T);
-            for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
-            for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);
-            matmul_wT(hb, xb, &w->w1[l], T);
-            matmul_wT(hb2, xb, &w->w3[l], T);
-            for (int t = 0; t < T; t++) swiglu(hb + (size_t)t * F, hb2 + (size_t)t * F, F);
-            matmul_wT(xb, hb, &w->w2[l], T);
-            for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
-        }
-        // torch: logits = self.output(self.norm(h)); every row if asked, else the last
-        for (int t = all_logits ? 0 : T - 1; t < T; t++) {
-            rmsnorm(s->x, x + (size_t)t * D, w->norm, D, c->norm_eps);
-            matmul_w(s->logits, s->x, &w->tok_embeddings);
-            if (all_logits) memcpy(all_logits + (size_t)t * c->vocab_size, s->logits, (size_t)c->vocab_size * sizeof(float));
-        }
+    // one buffer for all of them, kept in the state: no page faults for fresh memory per chunk
+    size_t need = n * (2 * (size_t)D + 2 * (size_t)q_dim + 2 * (size_t)kv_dim + 2 * (size_t)F + (size_t)hd);
+    if (need > s->prefill_cap) {
+        float* b = (float*)realloc(s->prefill_buf, need * sizeof(float));
+        if (!b) return -1;
+        s->prefill_buf = b;
+        s->prefill_cap = need;
     }
-    free(x); free(xb); free(q); free(k); free(v); free(ao); free(hb); free(hb2); free(cs);
-    return ok ? 0 : -1;
+    float* x = s->prefill_buf;                // (T, D)
+    float* xb = x + n * D;                    // (T, D)
+    float* q = xb + n * D;                    // (T, H*hd)
+    float* k = q + n * q_dim;                 // (T, KV*hd)
+    float* v = k + n * kv_dim;                // (T, KV*hd)
+    float* ao = v + n * kv_dim;               // (T, H*hd)
+    float* hb = ao + n * q_dim;               // (T, F)
+    float* hb2 = hb + n * F;                  // (T, F)
+    float* cs = hb2 + n * F;                  // (T, hd) rope cos, sin of each position
+    // torch: h = self.tok_embeddings(tokens)
+    size_t row = quant_row_bytes(w->tok_embeddings.type, D);
+    for (int t = 0; t < T; t++)
+        dequantize_row(x + (size_t)t * D, (const uint8_t*)w->tok_embeddings.data + (size_t)tokens[t] * row,
+                       w->tok_embeddings.type, D);
+    const int Sk = s->kv_stride;
+    for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * hd, hd, start + t, c->rope_theta);
+    for (int l = 0; l < c->n_layers; l++) {
+        float* kc = s->key_cache + (size_t)l * kv_dim * Sk;
+        float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
+        for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
+        matmul_w3(q, &w->wq[l], k, &w->wk[l], v, &w->wv[l], xb, T);
+        for (int t = 0; t < T; t++) {
+            int pos = start + t;
+            rope_rotate(q + (size_t)t * q_dim, H, hd, cs + (size_t)t * hd);
+            rope_rotate(k + (size_t)t * kv_dim, KV, hd, cs + (size_t)t * hd);
+            store_key(kc, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
+            memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        }
+        float scale = 1.0f / sqrtf((float)hd);
+        for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
+            int pos = start + t;
+            for (int h = 0; h < H; h++) {
+                int kvh = h / group;
+                attend(ao + (size_t)t * q_dim + (size_t)h * hd, q + (size_t)t * q_dim + (size_t)h * hd,
+                       kc + (size_t)kvh * hd * Sk, vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale,
+                       s->att + (size_t)h * Sk);
+            }
+        }
+        matmul_wT(xb, ao, &w->wo[l], T);
+        for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
+        for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);
+        matmul_w3(hb, &w->w1[l], hb2, &w->w3[l], NULL, NULL, xb, T);
+        for (int t = 0; t < T; t++) swiglu(hb + (size_t)t * F, hb2 + (size_t)t * F, F);
+        matmul_wT(xb, hb, &w->w2[l], T);
+        for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
+    }
+    // torch: logits = self.output(self.norm(h)); every row if asked, else the last
+    for (int t = all_logits ? 0 : T - 1; t < T; t++) {
+        rmsnorm(s->x, x + (size_t)t * D, w->norm, D, c->norm_eps);
+        matmul_w(s->logits, s->x, &w->tok_embeddings);
+        if (all_logits) memcpy(all_logits + (size_t)t * c->vocab_size, s->logits, (size_t)c->vocab_size * sizeof(float));
+    }
+    return 0;
 }
 
 float* rl_prefill(rl_model* m, const int32_t* tokens, int T, int start_pos, float* all_logits) {

@@ -68,6 +68,8 @@ typedef struct {
     float* value_cache;  // (L, S, KV*hd)
     float* rope_cs;      // (hd,) cos, sin of each pair's angle at the current position
     int kv_stride;       // Sk: S rounded up to a multiple of 16 (whole vectors of positions)
+    float* prefill_buf;  // the prompt's activations (rl_prefill), kept between calls
+    size_t prefill_cap;  // floats in prefill_buf
 } rl_state;
 
 typedef struct {
