@@ -752,6 +752,49 @@ T_AVX512 static void f16_to_f32_avx512(float* y, const uint16_t* x, int n) {
         _mm512_mask_storeu_ps(y + j, m, LOAD_F16(x + j, m));
     }
 }
+// 8 rows x 32 tokens of float weights against x transposed (the prompt): xT (n, ldt) holds
+// token t of x in column t, so one vector load is 16 tokens' x[j] and each weight w[r, j] is a
+// broadcast: out (t, r) builds up in the lanes of 16 registers with no horizontal sums, each
+// sum taken in plain order over j. nt <= 32 tokens from column t0 (the rest computed, dropped).
+// out[t * ldo + r] for t < nt, r < nr; w rows are float (F16 rows are converted before).
+T_AVX512 static void tileT_f32_avx512(float* out, size_t ldo, int nr, int nt, const float* w, size_t ldw,
+                                      const float* xT, size_t ldt, int n) {
+    const float* wr[8];
+    for (int r = 0; r < 8; r++) wr[r] = w + (size_t)(r < nr ? r : 0) * ldw;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+    for (int j = 0; j < n; j++) {
+        const __m512 x0 = _mm512_loadu_ps(xT + (size_t)j * ldt), x1 = _mm512_loadu_ps(xT + (size_t)j * ldt + 16);
+        __m512 v = _mm512_set1_ps(wr[0][j]);
+        a0 = _mm512_fmadd_ps(v, x0, a0); b0 = _mm512_fmadd_ps(v, x1, b0);
+        v = _mm512_set1_ps(wr[1][j]);
+        a1 = _mm512_fmadd_ps(v, x0, a1); b1 = _mm512_fmadd_ps(v, x1, b1);
+        v = _mm512_set1_ps(wr[2][j]);
+        a2 = _mm512_fmadd_ps(v, x0, a2); b2 = _mm512_fmadd_ps(v, x1, b2);
+        v = _mm512_set1_ps(wr[3][j]);
+        a3 = _mm512_fmadd_ps(v, x0, a3); b3 = _mm512_fmadd_ps(v, x1, b3);
+        v = _mm512_set1_ps(wr[4][j]);
+        a4 = _mm512_fmadd_ps(v, x0, a4); b4 = _mm512_fmadd_ps(v, x1, b4);
+        v = _mm512_set1_ps(wr[5][j]);
+        a5 = _mm512_fmadd_ps(v, x0, a5); b5 = _mm512_fmadd_ps(v, x1, b5);
+        v = _mm512_set1_ps(wr[6][j]);
+        a6 = _mm512_fmadd_ps(v, x0, a6); b6 = _mm512_fmadd_ps(v, x1, b6);
+        v = _mm512_set1_ps(wr[7][j]);
+        a7 = _mm512_fmadd_ps(v, x0, a7); b7 = _mm512_fmadd_ps(v, x1, b7);
+    }
+    float res[8][32];  // (row, token)
+    _mm512_storeu_ps(res[0], a0); _mm512_storeu_ps(res[0] + 16, b0);
+    _mm512_storeu_ps(res[1], a1); _mm512_storeu_ps(res[1] + 16, b1);
+    _mm512_storeu_ps(res[2], a2); _mm512_storeu_ps(res[2] + 16, b2);
+    _mm512_storeu_ps(res[3], a3); _mm512_storeu_ps(res[3] + 16, b3);
+    _mm512_storeu_ps(res[4], a4); _mm512_storeu_ps(res[4] + 16, b4);
+    _mm512_storeu_ps(res[5], a5); _mm512_storeu_ps(res[5] + 16, b5);
+    _mm512_storeu_ps(res[6], a6); _mm512_storeu_ps(res[6] + 16, b6);
+    _mm512_storeu_ps(res[7], a7); _mm512_storeu_ps(res[7] + 16, b7);
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++) out[(size_t)t * ldo + r] = res[r][t];
+}
+
 DEFINE_TILE_FLOAT(tile_f32_4_avx512, float, LOAD_F32)
 DEFINE_TILE_FLOAT(tile_f16_4_avx512, uint16_t, LOAD_F16)
 
@@ -1001,6 +1044,8 @@ typedef struct {
     void (*tile_f32_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
     void (*tile_f16_4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int);
     void (*f16_to_f32)(float*, const uint16_t*, int);  // NULL: convert per tile (tile_f16_4)
+    // float weights: 8 rows x 32 tokens against x transposed (the prompt); NULL: the 4x4 tiles
+    void (*tileT_f32)(float*, size_t, int, int, const float*, size_t, const float*, size_t, int);
     // 8 repacked rows (quant_repack) x 1 or 4 tokens; NULL: this ISA reads the unpacked rows
     void (*x8_q4_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
     void (*x8_q8_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
@@ -1066,25 +1111,25 @@ int quant_isa_set(int isa) {
     if (!quant_isa_supported(isa)) return -1;
     kernels_t k = {vec_dot_f32_ref, vec_dot_f16_ref, vec_dot_q8_0_ref, vec_dot_q4_0_ref, quantize_row_q8_0,
                    rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
-                   NULL, {NULL, NULL}, {NULL, NULL}};
+                   NULL, NULL, {NULL, NULL}, {NULL, NULL}};
     switch (isa) {
 #ifdef QUANT_X86
         case QUANT_ISA_AVX2:
             k = (kernels_t){dot_f32_avx2, dot_f16_avx2, dot_q8_0_avx2, dot_q4_0_avx2, quantize_q8_0_avx2,
                             rows_q8_0_avx2, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
-                            NULL, rows8_q4_0_avx2, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL}};
+                            NULL, rows8_q4_0_avx2, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_avx512, dot_q4_0_avx512, quantize_q8_0_avx2,
                             rows_q8_0_avx512, rows_q4_0_avx2, NULL, tile_q4_0_avx2,
                             rows8_q8_0_avx512, rows8_q4_0_avx2, tile_f32_4_avx512, tile_f16_4_avx512,
-                            f16_to_f32_avx512, {NULL, NULL}, {NULL, NULL}};
+                            f16_to_f32_avx512, tileT_f32_avx512, {NULL, NULL}, {NULL, NULL}};
             break;
         case QUANT_ISA_AVX512_VNNI:
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
                             rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512,
-                            f16_to_f32_avx512, {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
+                            f16_to_f32_avx512, tileT_f32_avx512, {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
             break;
 #endif
 #ifdef QUANT_NEON
@@ -1092,7 +1137,7 @@ int quant_isa_set(int isa) {
         case QUANT_ISA_NEON_DOT:
             k = (kernels_t){dot_f32_neon, dot_f16_neon, dot_q8_0_neon, dot_q4_0_neon, quantize_row_q8_0,
                             rows_q8_0_dots, rows_q4_0_dots, NULL, NULL, NULL, NULL, NULL, NULL,
-                            NULL, {NULL, NULL}, {NULL, NULL}};
+                            NULL, NULL, {NULL, NULL}, {NULL, NULL}};
             break;
 #endif
         default: break;
@@ -1260,6 +1305,8 @@ static void pool_run(pool_fn fn, void* arg, int n_chunks, int use_threads) {
 typedef struct {
     float* out;            // (T, d)
     const float* x;        // (T, n) floats, for F32 / F16 weights
+    const float* xT;       // (n, ldt) x transposed (columns past T zero), for the float prompt tiles, or NULL
+    size_t ldt;
     const block_q8_0* xq;  // (T, n/32) quantized x, for Q8_0 / Q4_0 weights
     const float* xd;       // (T, n/32) the scales of xq as float
     const int32_t* xcorr;  // (T, n/32) -2 x the sum of each block's quants (for Q4_0's +8)
@@ -1270,12 +1317,12 @@ typedef struct {
     int packed_rows;
 } matmul_job;
 
-// 4 converted F16 rows, one buffer per thread (grows, never shrinks)
+// up to 8 converted F16 rows, one buffer per thread (grows, never shrinks)
 static _Thread_local float* f16_rows = NULL;
 static _Thread_local int f16_rows_n = 0;
 static int f16_rows_buffer(int n) {
     if (n <= f16_rows_n) return 1;
-    float* b = (float*)realloc(f16_rows, (size_t)4 * n * sizeof(float));
+    float* b = (float*)realloc(f16_rows, (size_t)8 * n * sizeof(float));
     if (!b) return 0;  // then the F16 tiles convert as they go
     f16_rows = b;
     f16_rows_n = n;
@@ -1290,6 +1337,23 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
     const int nb = n / QK8_0;
     const int quantized = j->wtype == QTYPE_Q8_0 || j->wtype == QTYPE_Q4_0;
     int r = r0;
+    if (j->xT) {                // float weights, the prompt: 8 rows x 32 tokens against x transposed
+        for (; r < r1; r += 8) {
+            const int nr = MINI(8, r1 - r);
+            const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
+            const float* wf = (const float*)wr;
+            if (j->wtype == QTYPE_F16) {  // converted once for all the tokens
+                if (!f16_rows_buffer(n)) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
+                for (int i = 0; i < nr; i++)
+                    K.f16_to_f32(f16_rows + (size_t)i * n, (const uint16_t*)(wr + (size_t)i * j->row_bytes), n);
+                wf = f16_rows;
+            }
+            const size_t ldw = j->wtype == QTYPE_F16 ? (size_t)n : j->row_bytes / sizeof(float);
+            for (int t = 0; t < T; t += 32)
+                K.tileT_f32(j->out + (size_t)t * d + r, (size_t)d, nr, MINI(32, T - t), wf, ldw, j->xT + t, j->ldt, n);
+        }
+        return;
+    }
     if (j->packed) {            // repacked rows, 8 at a time (r0 is a multiple of 8)
         void (**x8)(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int) =
             j->wtype == QTYPE_Q8_0 ? K.x8_q8_0 : K.x8_q4_0;
@@ -1378,6 +1442,8 @@ static block_q8_0* xq_buf = NULL;
 static float* xd_buf = NULL;
 static int32_t* xcorr_buf = NULL;
 static size_t xq_cap = 0;
+static float* xT_buf = NULL;   // x transposed, for the float prompt tiles
+static size_t xT_cap = 0;
 
 static void matmul_check(int wtype, int n, int d, int T) {
     if (quant_row_bytes(wtype, n) == 0 || d <= 0 || T <= 0) {
@@ -1457,15 +1523,16 @@ void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n
     matmul_multi_job mj;
     mj.count = count;
     mj.first_chunk[0] = 0;
-    int any_quantized = 0;
+    int any_quantized = 0, any_float_prompt = 0;
     double macs = 0.0;
     for (int i = 0; i < count; i++) {
         const int wtype = mm[i].wtype, d = mm[i].d;
         matmul_check(wtype, n, d, T);
-        matmul_job j = {mm[i].out, x, NULL, NULL, NULL, (const uint8_t*)mm[i].w, wtype, n, d, T,
+        matmul_job j = {mm[i].out, x, NULL, 0, NULL, NULL, NULL, (const uint8_t*)mm[i].w, wtype, n, d, T,
                         quant_row_bytes(wtype, n), NULL, 0};
         if (mm[i].packed && (j.packed_rows = quant_packed_rows(wtype, n, d)) > 0) j.packed = (const uint8_t*)mm[i].packed;
         any_quantized |= wtype == QTYPE_Q8_0 || wtype == QTYPE_Q4_0;
+        any_float_prompt |= (wtype == QTYPE_F32 || wtype == QTYPE_F16) && T >= 16;
         mj.jobs[i] = j;
         mj.first_chunk[i + 1] = mj.first_chunk[i] + (d + MATMUL_CHUNK_ROWS - 1) / MATMUL_CHUNK_ROWS;
         macs += (double)n * d * T;
@@ -1495,6 +1562,25 @@ void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n
             mj.jobs[i].xd = xd_buf;
             mj.jobs[i].xcorr = xcorr_buf;
         }
+    }
+    if (any_float_prompt && K.tileT_f32 && K.f16_to_f32) {  // x transposed once for the float tiles
+        const size_t ldt = (size_t)(T + 31) / 32 * 32;      // whole tiles of 32 tokens
+        if ((size_t)n * ldt > xT_cap) {
+            float* a = (float*)realloc(xT_buf, (size_t)n * ldt * sizeof(float));
+            if (!a) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
+            xT_buf = a;
+            xT_cap = (size_t)n * ldt;
+        }
+        for (int k = 0; k < n; k++) {
+            float* col = xT_buf + (size_t)k * ldt;
+            for (int t = 0; t < T; t++) col[t] = x[(size_t)t * n + k];
+            for (size_t t = (size_t)T; t < ldt; t++) col[t] = 0.0f;
+        }
+        for (int i = 0; i < count; i++)
+            if (mj.jobs[i].wtype == QTYPE_F32 || mj.jobs[i].wtype == QTYPE_F16) {
+                mj.jobs[i].xT = xT_buf;
+                mj.jobs[i].ldt = ldt;
+            }
     }
     // threads only pay off beyond a few tens of thousands of multiply-adds
     int big = macs >= 32768.0 && mj.first_chunk[count] > 1;

@@ -172,9 +172,10 @@ def test_simd_activation_quantizer_is_byte_exact(n):
 
 @needs_native
 @pytest.mark.parametrize("wtype", [quant.TYPE_F32, quant.TYPE_F16, quant.TYPE_Q8_0, quant.TYPE_Q4_0])
-def test_matmul_typed_matches_numpy(wtype):
+@pytest.mark.parametrize("T", [7, 40])  # 40: the prompt's tiles of 32 tokens and a remainder
+def test_matmul_typed_matches_numpy(wtype, T):
     rng = np.random.default_rng(wtype)
-    n, d, T = 384, 203, 7  # d not a multiple of the 4-row chunks or the threads
+    n, d = 384, 203  # d not a multiple of the 4-row chunks or the threads
     w = rng.standard_normal((d, n)).astype(np.float32)
     x = rng.standard_normal((T, n)).astype(np.float32)
     if wtype == quant.TYPE_F32:
