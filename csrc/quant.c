@@ -214,8 +214,8 @@ float vec_dot_q4_0_ref(int n, const block_q4_0* w, const block_q8_0* x) {
 }
 
 // The load-time repack's layout (see quant_repack and "8 interleaved rows"): block b of 8 rows
-typedef struct { uint16_t d[8]; uint8_t qs[8][QK4_0 / 2]; } block_q4_0x8;  // 144 bytes = 8 x 18
-typedef struct { uint16_t d[8]; uint8_t qs[8][QK8_0]; } block_q8_0x8;      // 272 bytes = 8 x 34
+typedef struct { uint16_t d[8]; uint8_t qs[2][8][8]; } block_q4_0x8;  // 144 bytes = 8 x 18
+typedef struct { uint16_t d[8]; uint8_t qs[4][8][8]; } block_q8_0x8;  // 272 bytes = 8 x 34
 
 // ============================================================================
 // 3a. x86-64: AVX2 + FMA + F16C
@@ -856,91 +856,78 @@ T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t r
 
 // ---------------------------------------------------------------- 8 interleaved rows (load-time repack)
 // Weights repacked at load (see quant_repack): block b of rows 8g..8g+7 lies together, the 8
-// fp16 scales first. Q4_0: one 64-byte load holds the block of 4 rows (lane r: row r's 16
-// bytes of nibbles); Q8_0: one 64-byte load holds 2 rows (quants stored as q + 128, unsigned,
-// so VNNI's unsigned x signed product needs no sign juggling: sum (q + 128) x = sum q x + 128 sum x,
-// and the accumulator starts at -16 sum x in each of a row's 8 lanes).
+// fp16 scales first, then the quants 8 bytes per row at a time: [row 0 bytes 0-7 | row 1 bytes
+// 0-7 | ... | row 7 bytes 0-7], [row 0 bytes 8-15 | ...], ... One 64-byte load holds 8 bytes
+// of each of the 8 rows; VNNI's 4-byte lanes 2r, 2r+1 belong to row r, and x's matching 8 bytes
+// are one broadcast, so a block's 4 products add up in one register of 8 rows.
+// Q8_0 quants are stored + 128 (unsigned, as VNNI's first operand wants): sum (q + 128) x =
+// sum q x + 128 sum x, so the accumulator starts at -64 sum x in each lane (2 lanes a row).
+// Q4_0's nibbles are q + 8: the accumulator starts at -4 sum x a lane.
 // NT tokens at once (1 when generating, 4 for the prompt): each weight block is loaded, unpacked
 // and its scales converted once for the NT tokens.
 // out[t * ldo + r] = sum_b d_w[r,b] * xd[t,b] * dot(w[r,b], x[t,b])   r < 8, t < NT
 
-// row r's sum from lanes 4r..4r+3 of a (rows 0-3) and b (rows 4-7): 8 floats into out
-T_VNNI static inline void store_rows8(float* out, __m512 a, __m512 b) {
-    a = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4E));
-    a = _mm512_add_ps(a, _mm512_permute_ps(a, 0xB1));
-    b = _mm512_add_ps(b, _mm512_permute_ps(b, 0x4E));
-    b = _mm512_add_ps(b, _mm512_permute_ps(b, 0xB1));
-    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-    _mm256_storeu_ps(out, _mm512_castps512_ps256(_mm512_permutex2var_ps(a, idx, b)));
+// rows from lane pairs: row r = lanes 2r + 2r+1 -> 8 floats into out
+T_VNNI static inline void store_rows8(float* out, __m512 acc) {
+    acc = _mm512_add_ps(acc, _mm512_permute_ps(acc, 0xB1));  // lane 2r: row r
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm256_storeu_ps(out, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, acc)));
 }
+
+// the 8 rows' scales, each in its 2 lanes
+T_VNNI static inline __m512 scales8(const uint16_t* d) {
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    return _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)d))));
+}
+
+static inline int64_t load8(const int8_t* p) { int64_t v; memcpy(&v, p, 8); return v; }
 
 T_VNNI static inline __attribute__((always_inline)) void q4_0x8_body(
     float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd,
     const int32_t* xcorr, int nb, const int NT) {
     const block_q4_0x8* wb = (const block_q4_0x8*)w;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i idx0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    const __m512i idx1 = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-    __m512 acc[4][2];
-    for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    __m512 acc[8];
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        const __m512 wsc = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb[b].d)));
-        const __m512 ws0 = _mm512_permutexvar_ps(idx0, wsc), ws1 = _mm512_permutexvar_ps(idx1, wsc);
-        const __m512i q0 = _mm512_loadu_si512(wb[b].qs[0]), q1 = _mm512_loadu_si512(wb[b].qs[4]);
+        const __m512 ws = scales8(wb[b].d);
+        const __m512i q0 = _mm512_loadu_si512(wb[b].qs[0]), q1 = _mm512_loadu_si512(wb[b].qs[1]);
         const __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
         const __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
         for (int t = 0; t < NT; t++) {
             const block_q8_0* xb = x + t * ldx + b;
-            const __m512i xl = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)xb->qs));
-            const __m512i xh = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)(xb->qs + 16)));
-            const __m512i init = _mm512_set1_epi32(xcorr[t * ldx + b]);
-            const __m512 dx = _mm512_set1_ps(xd[t * ldx + b]);
-            const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, l0, xl), h0, xh);
-            const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, l1, xl), h1, xh);
-            acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws0, dx), acc[t][0]);
-            acc[t][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(ws1, dx), acc[t][1]);
+            __m512i s = _mm512_set1_epi32(2 * xcorr[t * ldx + b]);   // -4 sum x
+            s = _mm512_dpbusd_epi32(s, l0, _mm512_set1_epi64(load8(xb->qs)));        // elements 0-7
+            s = _mm512_dpbusd_epi32(s, l1, _mm512_set1_epi64(load8(xb->qs + 8)));    // 8-15
+            s = _mm512_dpbusd_epi32(s, h0, _mm512_set1_epi64(load8(xb->qs + 16)));   // 16-23
+            s = _mm512_dpbusd_epi32(s, h1, _mm512_set1_epi64(load8(xb->qs + 24)));   // 24-31
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws, _mm512_set1_ps(xd[t * ldx + b])), acc[t]);
         }
     }
-    for (int t = 0; t < NT; t++) store_rows8(out + t * ldo, acc[t][0], acc[t][1]);
+    for (int t = 0; t < NT; t++) store_rows8(out + t * ldo, acc[t]);
 }
 
 T_VNNI static inline __attribute__((always_inline)) void q8_0x8_body(
     float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd,
     const int32_t* xcorr, int nb, const int NT) {
     const block_q8_0x8* wb = (const block_q8_0x8*)w;
-    const __m512i idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)};
-    __m512 acc[4][4];
-    for (int t = 0; t < NT; t++) for (int p = 0; p < 4; p++) acc[t][p] = _mm512_setzero_ps();
+    __m512 acc[8];
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        const __m512 wsc = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wb[b].d)));
-        __m512 ws[4];
-        __m512i q[4];
-        for (int p = 0; p < 4; p++) {
-            ws[p] = _mm512_permutexvar_ps(idx[p], wsc);
-            q[p] = _mm512_loadu_si512(wb[b].qs[2 * p]);    // rows 2p, 2p+1
-        }
+        const __m512 ws = scales8(wb[b].d);
+        const __m512i q0 = _mm512_loadu_si512(wb[b].qs[0]), q1 = _mm512_loadu_si512(wb[b].qs[1]);
+        const __m512i q2 = _mm512_loadu_si512(wb[b].qs[2]), q3 = _mm512_loadu_si512(wb[b].qs[3]);
         for (int t = 0; t < NT; t++) {
             const block_q8_0* xb = x + t * ldx + b;
-            const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)xb->qs));
-            const __m512i init = _mm512_set1_epi32(8 * xcorr[t * ldx + b]);   // -16 sum x
-            const __m512 dx = _mm512_set1_ps(xd[t * ldx + b]);
-            for (int p = 0; p < 4; p++) {
-                const __m512i sp = _mm512_dpbusd_epi32(init, q[p], xv);
-                acc[t][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sp), _mm512_mul_ps(ws[p], dx), acc[t][p]);
-            }
+            __m512i s = _mm512_set1_epi32(32 * xcorr[t * ldx + b]);  // -64 sum x
+            s = _mm512_dpbusd_epi32(s, q0, _mm512_set1_epi64(load8(xb->qs)));
+            s = _mm512_dpbusd_epi32(s, q1, _mm512_set1_epi64(load8(xb->qs + 8)));
+            s = _mm512_dpbusd_epi32(s, q2, _mm512_set1_epi64(load8(xb->qs + 16)));
+            s = _mm512_dpbusd_epi32(s, q3, _mm512_set1_epi64(load8(xb->qs + 24)));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws, _mm512_set1_ps(xd[t * ldx + b])), acc[t]);
         }
     }
-    for (int t = 0; t < NT; t++) {  // lanes of 128 bits: [r0 r0 r1 r1] + [r2 r2 r3 r3] -> [r0 r1 r2 r3]
-        __m512 a = _mm512_add_ps(_mm512_shuffle_f32x4(acc[t][0], acc[t][1], 0x88),
-                                 _mm512_shuffle_f32x4(acc[t][0], acc[t][1], 0xDD));
-        __m512 c = _mm512_add_ps(_mm512_shuffle_f32x4(acc[t][2], acc[t][3], 0x88),
-                                 _mm512_shuffle_f32x4(acc[t][2], acc[t][3], 0xDD));
-        store_rows8(out + t * ldo, a, c);
-    }
+    for (int t = 0; t < NT; t++) store_rows8(out + t * ldo, acc[t]);
 }
 
 #define X8_ARGS float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd, \
@@ -1455,8 +1442,9 @@ static void matmul_check(int wtype, int n, int d, int T) {
 
 // ---------------------------------------------------------------- load-time repack
 // Q4_0 / Q8_0 rows interleaved 8 at a time for the "8 interleaved rows" kernels: group g
-// (rows 8g..8g+7) is nb blocks of {8 fp16 scales, the 8 rows' quants of that block}; Q8_0
-// quants are stored + 128 (as unsigned bytes). The same bytes as the rows, reordered.
+// (rows 8g..8g+7) is nb blocks of {8 fp16 scales, the 8 rows' quants of that block, 8 bytes
+// of each row in turn}; Q8_0 quants are stored + 128 (as unsigned bytes). The same bytes as
+// the rows, reordered.
 int quant_packed_rows(int wtype, int n, int d) {
     ensure_kernels();
     if (quant_row_bytes(wtype, n) == 0 || d < 8) return 0;
@@ -1474,16 +1462,17 @@ void quant_repack(void* dst, const void* w, int wtype, int n, int d) {
         for (int b = 0; b < nb; b++)
             for (int r = 0; r < 8; r++) {
                 const uint8_t* row = src + (size_t)(8 * g + r) * rb;
-                if (wtype == QTYPE_Q4_0) {
+                if (wtype == QTYPE_Q4_0) {  // 8 bytes of each row at a time
                     block_q4_0x8* blk = (block_q4_0x8*)out + (size_t)g * nb + b;
                     const block_q4_0* wb = (const block_q4_0*)row + b;
                     blk->d[r] = wb->d;
-                    memcpy(blk->qs[r], wb->qs, sizeof wb->qs);
-                } else {
+                    for (int k = 0; k < 2; k++) memcpy(blk->qs[k][r], wb->qs + 8 * k, 8);
+                } else {                    // the same, quants + 128
                     block_q8_0x8* blk = (block_q8_0x8*)out + (size_t)g * nb + b;
                     const block_q8_0* wb = (const block_q8_0*)row + b;
                     blk->d[r] = wb->d;
-                    for (int k = 0; k < QK8_0; k++) blk->qs[r][k] = (uint8_t)wb->qs[k] ^ 0x80;
+                    for (int k = 0; k < 4; k++)
+                        for (int i = 0; i < 8; i++) blk->qs[k][r][i] = (uint8_t)wb->qs[8 * k + i] ^ 0x80;
                 }
             }
 }
