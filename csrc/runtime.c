@@ -425,14 +425,24 @@ static void store_key(float* kc, const float* k, int KV, int hd, int Sk, int pos
 static void attend(float* out, const float* q, const float* kb, const float* v, int v_stride, int hd, int n,
                    float scale, float* att) {
     for (int t0 = 0; t0 < n; t0 += 16) {        // scores; positions past n are computed and ignored
-        float acc[16] = {0};
+        // 4 partial sums (dims i mod 4): 4 independent chains of vector FMAs
+        float a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
         const float* kr = kb + (size_t)t0 * hd;  // this block: (hd, 16)
-        for (int i = 0; i < hd; i++) {
-            const float qi = q[i];
-#pragma GCC unroll 1  /* one 16-wide vector op (unrolled, GCC splits it into odd pieces) */
-            for (int u = 0; u < 16; u++) acc[u] += qi * kr[(size_t)i * 16 + u];
+        int i = 0;
+        for (; i + 4 <= hd; i += 4) {
+            const float q0 = q[i], q1 = q[i + 1], q2 = q[i + 2], q3 = q[i + 3];
+            const float* k0 = kr + (size_t)i * 16;
+#pragma GCC unroll 1  /* one 16-wide vector op each (unrolled, GCC splits them into odd pieces) */
+            for (int u = 0; u < 16; u++) {
+                a0[u] += q0 * k0[u];
+                a1[u] += q1 * k0[16 + u];
+                a2[u] += q2 * k0[32 + u];
+                a3[u] += q3 * k0[48 + u];
+            }
         }
-        for (int u = 0; u < 16; u++) att[t0 + u] = acc[u] * scale;
+        for (; i < hd; i++)
+            for (int u = 0; u < 16; u++) a0[u] += q[i] * kr[(size_t)i * 16 + u];
+        for (int u = 0; u < 16; u++) att[t0 + u] = ((a0[u] + a1[u]) + (a2[u] + a3[u])) * scale;
     }
     softmax(att, n);
     int i0 = 0;
@@ -645,9 +655,17 @@ static int cmp_prob(const void* a, const void* b) {
 // torch: sample_next(logits, temperature, top_k, top_p)
 int rl_sample(rl_sampler* s, float* logits, int V, rl_prob_index* scratch) {
     if (s->temperature <= 0.0f) {  // greedy: the first maximum
-        int best = 0;
-        for (int i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
-        return best;
+        float m16[16];             // the maximum, as 16 partial maxima (one vector register)
+        for (int k = 0; k < 16; k++) m16[k] = logits[0];
+        int i = 0;
+        for (; i + 16 <= V; i += 16)
+#pragma GCC unroll 1
+            for (int k = 0; k < 16; k++) m16[k] = logits[i + k] > m16[k] ? logits[i + k] : m16[k];
+        float max = logits[0];
+        for (int k = 0; k < 16; k++) if (m16[k] > max) max = m16[k];
+        for (; i < V; i++) if (logits[i] > max) max = logits[i];
+        for (i = 0; i < V; i++) if (logits[i] == max) return i;
+        return 0;                  // NaN logits only
     }
     // probs = softmax(logits / temperature)
     for (int i = 0; i < V; i++) logits[i] /= s->temperature;
