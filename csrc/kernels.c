@@ -11,10 +11,17 @@
 // ---------------------------------------------------------------- RMSNorm
 // torch: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
 void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
-    double ss = 0.0;  // sum of squares, in double so long rows do not lose bits
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    // sum of squares: 16 partial sums in float (one vector register), added in double
+    float s16[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+#pragma GCC unroll 1
+        for (int k = 0; k < 16; k++) s16[k] += x[i + k] * x[i + k];
+    double ss = 0.0;
+    for (int k = 0; k < 16; k++) ss += s16[k];
+    for (; i < n; i++) ss += (double)x[i] * x[i];
     float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
 // ---------------------------------------------------------------- RoPE

@@ -323,7 +323,7 @@ T_AVX2 static void quantize_q8_0_avx2(block_q8_0* y, const float* x, int n) {
         const float amax = _mm_cvtss_f32(m4);
         const float d = amax / 127.0f;
         const float id = d ? 1.0f / d : 0.0f;
-        y[b].d = fp32_to_fp16(d);
+        y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // F16C: IEEE round to nearest even, as fp32_to_fp16
         const __m256 vid = _mm256_set1_ps(id);
         __m256i i0 = roundf_epi32_avx2(_mm256_mul_ps(v0, vid));
         __m256i i1 = roundf_epi32_avx2(_mm256_mul_ps(v1, vid));
