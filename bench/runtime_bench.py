@@ -266,11 +266,12 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--no-llama", action="store_true", help="skip llama.cpp")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--exe", default=None, help="the robolm_run to measure (default: the one pip installed)")
     a = p.parse_args(argv)
     tiers = [t for t in a.tiers.split(",") if t]
     types = [t for t in a.types.split(",") if t]
     threads = [int(t) for t in a.threads.split(",") if t]
-    exe = robolm_run_path()
+    exe = a.exe or robolm_run_path()
     if exe is None:
         print("robolm_run is not built: pip install -e . first")
         return 1
@@ -278,7 +279,8 @@ def main(argv=None):
     peak = measure_peak_gflops()
     py_rss = float(run_child([sys.executable, "-c", "import llama_cpp\nfor l in open('/proc/self/status'):\n"
                               " if l.startswith('VmHWM:'): print(int(l.split()[1]) / 1024)"])[1] or "nan") if have_llama else float("nan")
-    print(f"machine: {os.cpu_count()} CPUs; fp32 matmul peak (1 thread, NumPy) {peak:.1f} GFLOP/s; "
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (the machine is shared: compare "
+          f"engines within a run); fp32 matmul peak (1 thread, NumPy) {peak:.1f} GFLOP/s; "
           f"python baseline RSS (import llama_cpp) {py_rss:.1f} MB")
     with tempfile.TemporaryDirectory() as d:
         files = make_files(tiers, types, Path(d))
@@ -311,6 +313,7 @@ def main(argv=None):
                                  "peak_gflops": peak})
     if a.json:
         Path(a.json).write_text(json.dumps({"peak_gflops": peak, "rows": rows}, indent=1))
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     exe_kb = Path(exe).stat().st_size / 1024
     print(f"robolm_run binary: {exe_kb:.0f} KB (target < 300 KB)")
     print("targets (issue 7): robolm_run >= 1.5x llama.cpp generation at 1 thread on tiny, prompt no slower, "
