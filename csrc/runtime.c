@@ -472,12 +472,72 @@ static void attend(float* out, const float* q, const float* kb, const float* v, 
     }
 }
 
+// The G query heads that share one kv head (grouped-query attention), together: each key
+// and value vector is loaded once for the G heads. The same sums as attend, head by head,
+// except that a score is one chain over the dims instead of four. q (G, hd), out (G, hd),
+// att rows at att_stride. G is a constant where it is inlined (2, 3 or 4).
+static inline void attend_heads(float* out, const float* q, const float* kb, const float* v, int v_stride, int hd,
+                                int n, float scale, float* att, int att_stride, const int G) {
+    for (int t0 = 0; t0 < n; t0 += 16) {
+        float acc[4][16] = {{0}};
+        const float* kr = kb + (size_t)t0 * hd;
+        for (int i = 0; i < hd; i++) {
+            const float* k0 = kr + (size_t)i * 16;
+            for (int g = 0; g < G; g++) {
+                const float qg = q[(size_t)g * hd + i];
+#pragma GCC unroll 1
+                for (int u = 0; u < 16; u++) acc[g][u] += qg * k0[u];
+            }
+        }
+        for (int g = 0; g < G; g++)
+            for (int u = 0; u < 16; u++) att[(size_t)g * att_stride + t0 + u] = acc[g][u] * scale;
+    }
+    for (int g = 0; g < G; g++) softmax(att + (size_t)g * att_stride, n);
+    for (int i0 = 0; i0 < hd; i0 += 16) {
+        float acc[4][16] = {{0}};
+        for (int t = 0; t < n; t++) {
+            const float* vr = v + (size_t)t * v_stride + i0;
+            for (int g = 0; g < G; g++) {
+                const float a = att[(size_t)g * att_stride + t];
+#pragma GCC unroll 1
+                for (int u = 0; u < 16; u++) acc[g][u] += a * vr[u];
+            }
+        }
+        for (int g = 0; g < G; g++)
+            for (int u = 0; u < 16; u++) out[(size_t)g * hd + i0 + u] = acc[g][u];
+    }
+}
+
+// All query heads of one position: head h reads kv head h / group.
+// q (H*hd,), kc (KV, Sk/16, hd, 16) this layer's keys, vc (S, KV*hd) its values, out (H*hd,)
+static void attend_all(float* out, const float* q, const float* kc, const float* vc, int H, int KV, int hd, int Sk,
+                       int n, float* att) {
+    const int group = H / KV, kv_dim = KV * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int kvh = 0; kvh < KV; kvh++) {
+        const int h = kvh * group;
+        const float* kb = kc + (size_t)kvh * hd * Sk;
+        const float* v = vc + (size_t)kvh * hd;
+        float* o = out + (size_t)h * hd;
+        const float* qh = q + (size_t)h * hd;
+        float* a = att + (size_t)h * Sk;
+        if (hd % 16 == 0 && group >= 2 && group <= 4) {
+            if (group == 2) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 2);
+            else if (group == 3) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 3);
+            else attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 4);
+        } else {
+            for (int g = 0; g < group; g++)
+                attend(o + (size_t)g * hd, qh + (size_t)g * hd, kb, v, kv_dim, hd, n, scale, a + (size_t)g * Sk);
+        }
+    }
+}
+
 float* rl_forward(rl_model* m, int token, int pos) {
     const rl_config* c = &m->config;
     const rl_weights* w = &m->weights;
     rl_state* s = &m->state;
     int D = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
-    int kv_dim = KV * hd, group = H / KV;
+    int kv_dim = KV * hd;
     if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= c->seq_len) return NULL;
 
     // torch: h = self.tok_embeddings(tokens)
@@ -508,12 +568,7 @@ float* rl_forward(rl_model* m, int token, int pos) {
 
         // torch: y = F.scaled_dot_product_attention(q, k.repeat_interleave(H/KV), v.repeat_interleave(H/KV))
         // query head h reads kv head h / (H/KV) (grouped-query attention)
-        float scale = 1.0f / sqrtf((float)hd);
-        for (int h = 0; h < H; h++) {
-            int kvh = h / group;
-            attend(s->att_out + (size_t)h * hd, s->q + (size_t)h * hd, kc + (size_t)kvh * hd * Sk,
-                   vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale, s->att + (size_t)h * Sk);
-        }
+        attend_all(s->att_out, s->q, kc, vc, H, KV, hd, Sk, pos + 1, s->att);
 
         // torch: x = x + self.wo(y)
         matmul_w(s->xb2, s->att_out, &w->wo[l]);
@@ -545,7 +600,7 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     const rl_weights* w = &m->weights;
     rl_state* s = &m->state;
     int D = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->hidden_dim;
-    int kv_dim = KV * hd, q_dim = H * hd, group = H / KV;
+    int kv_dim = KV * hd, q_dim = H * hd;
     size_t n = (size_t)T;
     // one buffer for all of them, kept in the state: no page faults for fresh memory per chunk
     size_t need = n * (2 * (size_t)D + 2 * (size_t)q_dim + 2 * (size_t)kv_dim + 2 * (size_t)F + (size_t)hd);
@@ -583,16 +638,8 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
             store_key(kc, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
             memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
         }
-        float scale = 1.0f / sqrtf((float)hd);
-        for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
-            int pos = start + t;
-            for (int h = 0; h < H; h++) {
-                int kvh = h / group;
-                attend(ao + (size_t)t * q_dim + (size_t)h * hd, q + (size_t)t * q_dim + (size_t)h * hd,
-                       kc + (size_t)kvh * hd * Sk, vc + (size_t)kvh * hd, kv_dim, hd, pos + 1, scale,
-                       s->att + (size_t)h * Sk);
-            }
-        }
+        for (int t = 0; t < T; t++)    // causal: position start+t sees 0..start+t
+            attend_all(ao + (size_t)t * q_dim, q + (size_t)t * q_dim, kc, vc, H, KV, hd, Sk, start + t + 1, s->att);
         matmul_wT(xb, ao, &w->wo[l], T);
         for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
         for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);
