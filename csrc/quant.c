@@ -863,7 +863,7 @@ T_AVX2 static void rows_q8_0_avx2(float* out, int nr, const uint8_t* w, size_t r
 // Q8_0 quants are stored + 128 (unsigned, as VNNI's first operand wants): sum (q + 128) x =
 // sum q x + 128 sum x, so the accumulator starts at -64 sum x in each lane (2 lanes a row).
 // Q4_0's nibbles are q + 8: the accumulator starts at -4 sum x a lane.
-// NT tokens at once (1 when generating, 4 for the prompt): each weight block is loaded, unpacked
+// NT tokens at once (1 when generating, 8 for the prompt): each weight block is loaded, unpacked
 // and its scales converted once for the NT tokens.
 // out[t * ldo + r] = sum_b d_w[r,b] * xd[t,b] * dot(w[r,b], x[t,b])   r < 8, t < NT
 
@@ -933,9 +933,9 @@ T_VNNI static inline __attribute__((always_inline)) void q8_0x8_body(
 #define X8_ARGS float* out, size_t ldo, const uint8_t* w, const block_q8_0* x, size_t ldx, const float* xd, \
                 const int32_t* xcorr, int nb
 T_VNNI static void q4_0x8_1_vnni(X8_ARGS) { q4_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 1); }
-T_VNNI static void q4_0x8_4_vnni(X8_ARGS) { q4_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 4); }
+T_VNNI static void q4_0x8_8_vnni(X8_ARGS) { q4_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 8); }
 T_VNNI static void q8_0x8_1_vnni(X8_ARGS) { q8_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 1); }
-T_VNNI static void q8_0x8_4_vnni(X8_ARGS) { q8_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 4); }
+T_VNNI static void q8_0x8_8_vnni(X8_ARGS) { q8_0x8_body(out, ldo, w, x, ldx, xd, xcorr, nb, 8); }
 #endif  // QUANT_X86
 
 // ============================================================================
@@ -1033,7 +1033,7 @@ typedef struct {
     void (*f16_to_f32)(float*, const uint16_t*, int);  // NULL: convert per tile (tile_f16_4)
     // float weights: 8 rows x 32 tokens against x transposed (the prompt); NULL: the 4x4 tiles
     void (*tileT_f32)(float*, size_t, int, int, const float*, size_t, const float*, size_t, int);
-    // 8 repacked rows (quant_repack) x 1 or 4 tokens; NULL: this ISA reads the unpacked rows
+    // 8 repacked rows (quant_repack) x 1 or 8 tokens; NULL: this ISA reads the unpacked rows
     void (*x8_q4_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
     void (*x8_q8_0[2])(float*, size_t, const uint8_t*, const block_q8_0*, size_t, const float*, const int32_t*, int);
 } kernels_t;
@@ -1116,7 +1116,7 @@ int quant_isa_set(int isa) {
             k = (kernels_t){dot_f32_avx512, dot_f16_avx512, dot_q8_0_vnni, dot_q4_0_vnni, quantize_q8_0_avx2,
                             rows_q8_0_vnni512, rows_q4_0_vnni, tile_q8_0_vnni, tile_q4_0_vnni,
                             rows8_q8_0_vnni, rows8_q4_0_vnni, tile_f32_4_avx512, tile_f16_4_avx512,
-                            f16_to_f32_avx512, tileT_f32_avx512, {q4_0x8_1_vnni, q4_0x8_4_vnni}, {q8_0x8_1_vnni, q8_0x8_4_vnni}};
+                            f16_to_f32_avx512, tileT_f32_avx512, {q4_0x8_1_vnni, q4_0x8_8_vnni}, {q8_0x8_1_vnni, q8_0x8_8_vnni}};
             break;
 #endif
 #ifdef QUANT_NEON
@@ -1349,7 +1349,7 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
             for (; r + 8 <= MINI(r1, j->packed_rows); r += 8) {
                 const uint8_t* wg = j->packed + (size_t)(r / 8) * group_bytes;
                 int t = 0;
-                for (; t + 4 <= T; t += 4)
+                for (; t + 8 <= T; t += 8)
                     x8[1](j->out + (size_t)t * d + r, (size_t)d, wg, j->xq + (size_t)t * nb, (size_t)nb,
                           j->xd + (size_t)t * nb, j->xcorr + (size_t)t * nb, nb);
                 for (; t < T; t++)
@@ -1503,6 +1503,48 @@ static void matmul_multi_task(void* arg, int chunk) {
     matmul_rows(j, r0, MINI(r0 + MATMUL_CHUNK_ROWS, j->d));
 }
 
+// xT (n, ldt) = x (T, n) transposed, columns T..ldt-1 zero; 8 x 8 blocks in registers
+#ifdef QUANT_X86
+T_AVX2 static void transpose_8x8_avx2(float* dst, size_t ldd, const float* src, size_t lds) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+           r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+static void transpose_x(float* xT, size_t ldt, const float* x, int n, int T) {
+    int t0 = 0;
+#ifdef QUANT_X86
+    if (quant_isa_supported(QUANT_ISA_AVX2))
+        for (; t0 + 8 <= T; t0 += 8) {
+            int k = 0;
+            for (; k + 8 <= n; k += 8) transpose_8x8_avx2(xT + (size_t)k * ldt + t0, ldt, x + (size_t)t0 * n + k, (size_t)n);
+            for (; k < n; k++)
+                for (int t = t0; t < t0 + 8; t++) xT[(size_t)k * ldt + t] = x[(size_t)t * n + k];
+        }
+#endif
+    for (int k = 0; k < n; k++) {
+        float* col = xT + (size_t)k * ldt;
+        for (int t = t0; t < T; t++) col[t] = x[(size_t)t * n + k];
+        for (size_t t = (size_t)T; t < ldt; t++) col[t] = 0.0f;
+    }
+}
+
 void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n, int T) {
     ensure_kernels();
     if (count < 1 || count > MATMUL_MULTI_MAX) {
@@ -1560,11 +1602,7 @@ void matmul_typed_multi(const quant_matmul* mm, int count, const float* x, int n
             xT_buf = a;
             xT_cap = (size_t)n * ldt;
         }
-        for (int k = 0; k < n; k++) {
-            float* col = xT_buf + (size_t)k * ldt;
-            for (int t = 0; t < T; t++) col[t] = x[(size_t)t * n + k];
-            for (size_t t = (size_t)T; t < ldt; t++) col[t] = 0.0f;
-        }
+        transpose_x(xT_buf, ldt, x, n, T);
         for (int i = 0; i < count; i++)
             if (mj.jobs[i].wtype == QTYPE_F32 || mj.jobs[i].wtype == QTYPE_F16) {
                 mj.jobs[i].xT = xT_buf;

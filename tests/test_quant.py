@@ -203,7 +203,7 @@ def test_repacked_matmul_matches_reference(wtype):
     for it) gives the reference's numbers, for one token and for the prompt's 4-token tiles;
     rows past the last multiple of 8 come from the unpacked rows."""
     rng = np.random.default_rng(20 + wtype)
-    n, d, T = 384, 203, 7
+    n, d, T = 384, 203, 19  # 19 tokens: two 8-token tiles and 3 alone
     wb = quant.quantize(rng.standard_normal((d, n)).astype(np.float32), wtype)
     x = rng.standard_normal((T, n)).astype(np.float32)
     ref = np.stack([N.matmul_typed(x[t], wb, wtype, ref=True) for t in range(T)])
