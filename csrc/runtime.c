@@ -195,6 +195,21 @@ static int repack_weight(loader* ld, rl_weight* w, int release) {
     return 0;
 }
 
+// The prompt is processed PREFILL_CHUNK positions at a time (see prefill_chunk)
+#define PREFILL_CHUNK 64
+
+// room in s->prefill_buf for the activations of T positions (grows, never shrinks)
+static int prefill_reserve(rl_state* s, const rl_config* c, int T) {
+    size_t D = (size_t)c->dim, q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    size_t need = (size_t)T * (2 * D + 2 * q_dim + 2 * kv_dim + 2 * (size_t)c->hidden_dim + (size_t)c->head_dim);
+    if (need <= s->prefill_cap) return 0;
+    float* b = (float*)realloc(s->prefill_buf, need * sizeof(float));
+    if (!b) return -1;
+    s->prefill_buf = b;
+    s->prefill_cap = need;
+    return 0;
+}
+
 static int load_model(rl_model* m, const char* label, char* err, size_t err_size) {
     loader L = {m, label, err, err_size, 0};
     loader* ld = &L;
@@ -322,7 +337,15 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     st->key_cache = alloc_floats(ld, (size_t)Lr * kv_dim * st->kv_stride);
     st->rope_cs = alloc_floats(ld, (size_t)hd);
     st->value_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
-    return ld->failed ? -1 : 0;
+    if (ld->failed) return -1;
+    // Touch the caches and the prompt's buffers now (as llama.cpp clears its KV buffer at
+    // load), so the first prompt does not pay the page faults of fresh memory.
+    memset(st->key_cache, 0, (size_t)Lr * kv_dim * st->kv_stride * sizeof(float));
+    memset(st->value_cache, 0, (size_t)Lr * c->seq_len * kv_dim * sizeof(float));
+    int T = c->seq_len < PREFILL_CHUNK ? c->seq_len : PREFILL_CHUNK;
+    if (prefill_reserve(st, c, T) != 0) return refuse(ld, "use a smaller model", "out of memory for the prompt buffers");
+    memset(st->prefill_buf, 0, st->prefill_cap * sizeof(float));
+    return 0;
 }
 
 int rl_load(rl_model* m, const char* path, char* err, size_t err_size) {
@@ -593,8 +616,6 @@ float* rl_forward(rl_model* m, int token, int pos) {
 // batched (each weight row is read once for all T rows; with repacked Q4_0/Q8_0 weights the
 // kernels do exactly the per-token arithmetic of rl_forward, F32/F16 tiles sum in another
 // order, within float rounding), attention stays per position.
-#define PREFILL_CHUNK 64
-
 static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, float* all_logits) {
     const rl_config* c = &m->config;
     const rl_weights* w = &m->weights;
@@ -603,13 +624,7 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     int kv_dim = KV * hd, q_dim = H * hd;
     size_t n = (size_t)T;
     // one buffer for all of them, kept in the state: no page faults for fresh memory per chunk
-    size_t need = n * (2 * (size_t)D + 2 * (size_t)q_dim + 2 * (size_t)kv_dim + 2 * (size_t)F + (size_t)hd);
-    if (need > s->prefill_cap) {
-        float* b = (float*)realloc(s->prefill_buf, need * sizeof(float));
-        if (!b) return -1;
-        s->prefill_buf = b;
-        s->prefill_cap = need;
-    }
+    if (prefill_reserve(s, c, T) != 0) return -1;
     float* x = s->prefill_buf;                // (T, D)
     float* xb = x + n * D;                    // (T, D)
     float* q = xb + n * D;                    // (T, H*hd)
