@@ -196,7 +196,7 @@ static int repack_weight(loader* ld, rl_weight* w, int release) {
 }
 
 // The prompt is processed PREFILL_CHUNK positions at a time (see prefill_chunk)
-#define PREFILL_CHUNK 64
+#define PREFILL_CHUNK 128
 
 // room in s->prefill_buf for the activations of T positions (grows, never shrinks)
 static int prefill_reserve(rl_state* s, const rl_config* c, int T) {

@@ -100,7 +100,7 @@ void rl_free(rl_model* m);
 float* rl_forward(rl_model* m, int token, int pos);
 
 // The same for T consecutive tokens at positions start_pos.. (the prompt), with batched
-// matmuls: each weight row is read once per 64 positions. Writes the logits of every
+// matmuls: each weight row is read once per 128 positions. Writes the logits of every
 // position to all_logits (T, V) if not NULL; returns the last position's logits, or NULL
 // on bad input / out of memory.
 float* rl_prefill(rl_model* m, const int32_t* tokens, int T, int start_pos, float* all_logits);

@@ -208,7 +208,7 @@ def test_prefill_over_several_chunks_equals_one_token_steps(tiny, tmp_path):
     path = write_model_file(tmp_path / "long.gguf", model, args, tok, "q8_0")
     m = n.Model(str(path))
     ids = [int(i) for i in np.random.default_rng(0).integers(39, tok.vocab_size, 150)]
-    batched, steps = m.forward(ids), m.forward(ids, batched=False)   # 150 = 64 + 64 + 22 positions
+    batched, steps = m.forward(ids), m.forward(ids, batched=False)   # 150 = 128 + 22 positions
     assert np.abs(batched - steps).max() < 1e-5
     assert m.generate(ids, 1, stop_ids=[]) == [int(np.argmax(steps[-1]))]
 
