@@ -136,6 +136,7 @@ LLAMA_CHILD = r"""
 import json, sys, time, ctypes
 import llama_cpp as L
 path, threads, n_prompt, n_gen, far = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+repeats = int(sys.argv[6]) if len(sys.argv) > 6 else 3
 L.llama_backend_init()
 mp = L.llama_model_default_params()
 model = L.llama_model_load_from_file(path.encode(), mp)
@@ -157,7 +158,7 @@ out = {"pp": 0.0, "tg": 0.0, "tg_far": 0.0, "tg_near": 0.0}
 decode(prompt[:8]); clear()                          # warm up
 filler = [(i * 13 + 1) % n_vocab for i in range(far)]
 tok = 7
-for rep in range(3):                                 # best of 3: the machine is shared
+for rep in range(repeats):                           # best of N: the machine is shared
     clear()
     t = time.perf_counter(); decode(prompt); out["pp"] = max(out["pp"], n_prompt / (time.perf_counter() - t))
     t = time.perf_counter()
@@ -203,10 +204,10 @@ def run_child(cmd, env=None, timeout=600):
         return p.returncode, fo.read().decode(errors="replace"), fe.read().decode(errors="replace"), ru.ru_maxrss / 1024
 
 
-def bench_llama(path, threads):
+def bench_llama(path, threads, repeats=3):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     rc, out, err, rss = run_child([sys.executable, "-c", LLAMA_CHILD, str(path), str(threads),
-                                   str(N_PROMPT), str(N_GEN), str(FAR)], env=env)
+                                   str(N_PROMPT), str(N_GEN), str(FAR), str(repeats)], env=env)
     if rc != 0:
         return {"error": (err.strip().splitlines() or ["?"])[-1]}
     return json.loads(out.strip().splitlines()[-1])
@@ -267,6 +268,7 @@ def main(argv=None):
     p.add_argument("--no-llama", action="store_true", help="skip llama.cpp")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--exe", default=None, help="the robolm_run to measure (default: the one pip installed)")
+    p.add_argument("--repeats", type=int, default=3, help="best of this many runs, for both engines")
     a = p.parse_args(argv)
     tiers = [t for t in a.tiers.split(",") if t]
     types = [t for t in a.types.split(",") if t]
@@ -294,8 +296,8 @@ def main(argv=None):
                 size = path.stat().st_size / 1e6
                 for th in threads:
                     peak = measure_peak_gflops()          # again for every row: the machine is shared
-                    r = bench_robolm(exe, path, th)
-                    l = bench_llama(path, th) if have_llama else {"error": "not run"}
+                    r = bench_robolm(exe, path, th, a.repeats)
+                    l = bench_llama(path, th, a.repeats) if have_llama else {"error": "not run"}
                     for name, res in (("robolm_run", r), ("llama.cpp", l)):
                         if "error" in res:
                             print(f"| {tier} | {t} | {size:.1f} | {th} | {name} | error: {res['error'][:60]} ||||||||")
