@@ -1304,16 +1304,24 @@ typedef struct {
     int packed_rows;
 } matmul_job;
 
-// up to 8 converted F16 rows, one buffer per thread (grows, never shrinks)
-static _Thread_local float* f16_rows = NULL;
-static _Thread_local int f16_rows_n = 0;
-static int f16_rows_buffer(int n) {
-    if (n <= f16_rows_n) return 1;
-    float* b = (float*)realloc(f16_rows, (size_t)8 * n * sizeof(float));
-    if (!b) return 0;  // then the F16 tiles convert as they go
-    f16_rows = b;
-    f16_rows_n = n;
-    return 1;
+// up to 8 converted F16 rows, one buffer per thread (grows, never shrinks; freed when the
+// thread ends: a pthread key with free as its destructor)
+typedef struct {
+    int n;
+    float rows[];
+} f16_rows_t;
+static pthread_key_t f16_rows_key;
+static pthread_once_t f16_rows_once = PTHREAD_ONCE_INIT;
+static void f16_rows_key_init(void) { pthread_key_create(&f16_rows_key, free); }
+static float* f16_rows_buffer(int n) {
+    pthread_once(&f16_rows_once, f16_rows_key_init);
+    f16_rows_t* b = (f16_rows_t*)pthread_getspecific(f16_rows_key);
+    if (b && b->n >= n) return b->rows;
+    f16_rows_t* nb = (f16_rows_t*)realloc(b, sizeof(f16_rows_t) + (size_t)8 * n * sizeof(float));
+    if (!nb) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
+    nb->n = n;
+    pthread_setspecific(f16_rows_key, nb);
+    return nb->rows;
 }
 
 // Rows [r0, r1) of w against every row of x, 4 weight rows at a time: the 4 rows stay in
@@ -1330,7 +1338,7 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
             const uint8_t* wr = j->w + (size_t)r * j->row_bytes;
             const float* wf = (const float*)wr;
             if (j->wtype == QTYPE_F16) {  // converted once for all the tokens
-                if (!f16_rows_buffer(n)) { fprintf(stderr, "robolm matmul_typed: out of memory\n"); abort(); }
+                float* f16_rows = f16_rows_buffer(n);
                 for (int i = 0; i < nr; i++)
                     K.f16_to_f32(f16_rows + (size_t)i * n, (const uint16_t*)(wr + (size_t)i * j->row_bytes), n);
                 wf = f16_rows;
@@ -1379,23 +1387,13 @@ static void matmul_rows(const matmul_job* j, int r0, int r1) {
                 }
             }
         }
-        if (!quantized && T >= 4) {  // float weights, the prompt: 4-token tiles where this CPU has them
+        if (!quantized && T >= 4) {  // float weights, a short prompt (4..15 tokens): 4-token tiles
             // (one token at a time stays with the per-row dot: one sequential stream per row
             // is what the prefetchers like best for large float matrices)
             void (*t4)(float*, size_t, int, int, const uint8_t*, size_t, const float*, size_t, int) =
                 j->wtype == QTYPE_F32 ? K.tile_f32_4 : K.tile_f16_4;
-            const uint8_t* wt = wr;
-            size_t wt_bytes = j->row_bytes;
-            if (j->wtype == QTYPE_F16 && T >= 16 && K.f16_to_f32 && K.tile_f32_4 && f16_rows_buffer(n)) {
-                // F16 rows converted once for all T tokens, then the float tiles
-                for (int i = 0; i < nr; i++)
-                    K.f16_to_f32(f16_rows + (size_t)i * n, (const uint16_t*)(wr + (size_t)i * j->row_bytes), n);
-                t4 = K.tile_f32_4;
-                wt = (const uint8_t*)f16_rows;
-                wt_bytes = (size_t)n * sizeof(float);
-            }
             if (t4)
-                for (; t + 4 <= T; t += 4) t4(j->out + (size_t)t * d + r, (size_t)d, nr, 4, wt, wt_bytes,
+                for (; t + 4 <= T; t += 4) t4(j->out + (size_t)t * d + r, (size_t)d, nr, 4, wr, j->row_bytes,
                                               j->x + (size_t)t * n, (size_t)n, n);
         }
         for (; t < T; t++) {
