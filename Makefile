@@ -40,7 +40,7 @@ test-slow: setup ## the slow tests only
 prepare: setup   ## build the corpus, the tokenizer and train.bin / val.bin / sft_*.bin
 	$(PY) prepare.py
 
-train: setup     ## train the CPU default: pretraining, then instruction fine-tuning (~16 min on 2 cores)
+train: setup     ## train the CPU default: pretraining, then instruction fine-tuning (~18 min on 2 cores)
 	$(PY) train.py $(CONFIG)
 	$(PY) train.py configs/cpu_default_sft.py
 

@@ -1,6 +1,6 @@
 """The CPU default, stage 1 of `make train`: pretrain the robo-cpu-5m shape (5.05M parameters with
 vocab 8192) on train.bin for at most 4 minutes on a 2-core laptop CPU; stage 2 is
-configs/cpu_default_sft.py (12 minutes), about 16 minutes in all. max_minutes fits the cosine schedule
+configs/cpu_default_sft.py (14 minutes), about 18 minutes in all. max_minutes fits the cosine schedule
 to the budget after timing the first steps, so the LR still decays to min_lr on a slower machine.
 On an idle 2-core Zen 4 (bf16 autocast) the bare loop of this shape runs ~5,700 tokens/s (ANCHORS)."""
 out_dir = "out/cpu_default"
