@@ -501,33 +501,42 @@ static void attend(float* out, const float* q, const float* kb, const float* v, 
 // att rows at att_stride. G is a constant where it is inlined (2, 3 or 4).
 static inline void attend_heads(float* out, const float* q, const float* kb, const float* v, int v_stride, int hd,
                                 int n, float scale, float* att, int att_stride, const int G) {
-    for (int t0 = 0; t0 < n; t0 += 16) {
-        float acc[4][16] = {{0}};
+    for (int t0 = 0; t0 < n; t0 += 16) {      // scores: 2 partial sums a head (even, odd dims)
+        float acc[4][16] = {{0}}, acc2[4][16] = {{0}};
         const float* kr = kb + (size_t)t0 * hd;
-        for (int i = 0; i < hd; i++) {
+        for (int i = 0; i < hd; i += 2) {      // hd is a multiple of 32 here
             const float* k0 = kr + (size_t)i * 16;
             for (int g = 0; g < G; g++) {
-                const float qg = q[(size_t)g * hd + i];
+                const float qg = q[(size_t)g * hd + i], qg2 = q[(size_t)g * hd + i + 1];
 #pragma GCC unroll 1
-                for (int u = 0; u < 16; u++) acc[g][u] += qg * k0[u];
+                for (int u = 0; u < 16; u++) {
+                    acc[g][u] += qg * k0[u];
+                    acc2[g][u] += qg2 * k0[16 + u];
+                }
             }
         }
         for (int g = 0; g < G; g++)
-            for (int u = 0; u < 16; u++) att[(size_t)g * att_stride + t0 + u] = acc[g][u] * scale;
+            for (int u = 0; u < 16; u++) att[(size_t)g * att_stride + t0 + u] = (acc[g][u] + acc2[g][u]) * scale;
     }
     for (int g = 0; g < G; g++) softmax(att + (size_t)g * att_stride, n);
-    for (int i0 = 0; i0 < hd; i0 += 16) {
-        float acc[4][16] = {{0}};
+    for (int i0 = 0; i0 < hd; i0 += 32) {     // values: 32 dims (2 registers) a head at a time
+        float acc[4][16] = {{0}}, acc2[4][16] = {{0}};
         for (int t = 0; t < n; t++) {
             const float* vr = v + (size_t)t * v_stride + i0;
             for (int g = 0; g < G; g++) {
                 const float a = att[(size_t)g * att_stride + t];
 #pragma GCC unroll 1
-                for (int u = 0; u < 16; u++) acc[g][u] += a * vr[u];
+                for (int u = 0; u < 16; u++) {
+                    acc[g][u] += a * vr[u];
+                    acc2[g][u] += a * vr[16 + u];
+                }
             }
         }
         for (int g = 0; g < G; g++)
-            for (int u = 0; u < 16; u++) out[(size_t)g * hd + i0 + u] = acc[g][u];
+            for (int u = 0; u < 16; u++) {
+                out[(size_t)g * hd + i0 + u] = acc[g][u];
+                out[(size_t)g * hd + i0 + 16 + u] = acc2[g][u];
+            }
     }
 }
 
@@ -544,7 +553,7 @@ static void attend_all(float* out, const float* q, const float* kc, const float*
         float* o = out + (size_t)h * hd;
         const float* qh = q + (size_t)h * hd;
         float* a = att + (size_t)h * Sk;
-        if (hd % 16 == 0 && group >= 2 && group <= 4) {
+        if (hd % 32 == 0 && group >= 2 && group <= 4) {
             if (group == 2) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 2);
             else if (group == 3) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 3);
             else attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 4);

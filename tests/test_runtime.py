@@ -69,6 +69,26 @@ def test_native_matches_torch_logits_and_greedy(tiny):
     assert m.generate(PROMPT, 24, stop_ids=[]) == torch_greedy(model, PROMPT, 24)
 
 
+@pytest.mark.parametrize("n_heads,n_kv_heads", [(2, 1), (3, 1), (4, 1), (6, 3)])
+def test_native_attention_head_groups_match_torch(tiny, tmp_path, n_heads, n_kv_heads):
+    """Head size 64 (the tiers' size): the runtime attends with the query heads of a kv head
+    together (groups of 2, 3, 4; 6 heads over 3 kv heads is 2 each), over more than one block
+    of 16 cached positions; logits equal PyTorch's."""
+    n = need_native()
+    from test_gguf import make_model, write_model_file
+    _, _, tok, _ = tiny
+    model, args = make_model(tok.vocab_size, seed=5, dim=64 * n_heads, n_heads=n_heads, n_kv_heads=n_kv_heads,
+                             hidden_dim=96, max_seq_len=64)
+    path = write_model_file(tmp_path / "heads.gguf", model, args, tok, "f32")
+    m = n.Model(str(path))
+    ids = [int(i) for i in np.random.default_rng(1).integers(39, tok.vocab_size, 40)]
+    ref = torch_logits(model, ids)
+    for batched in (True, False):
+        got = m.forward(ids, batched=batched)
+        print(n_heads, n_kv_heads, batched, "max |native - torch| =", np.abs(got - ref).max())
+        assert np.abs(got - ref).max() < 1e-4
+
+
 def test_robolm_run_matches_torch(tiny, tmp_path):
     exe = need_run()
     model, args, tok, files = tiny
