@@ -6,8 +6,9 @@
 
 It builds RoboLM's prompt format, streams the code as the model writes it, and checks it
 with the real MicroPython compiler and the robot API checker (robolm/validate.py). If the
-code is invalid it samples again, up to --candidates times, showing why, and keeps the
-first valid program (or the one with the fewest errors). `--explain xx` then asks the
+code is invalid, or ignores a number of the prompt ("pin 4", "500 ms"), it samples again, up to
+--candidates times, showing why, and keeps the first program that passes both (or the one with
+the fewest errors, then the fewest unused numbers). `--explain xx` then asks the
 model to explain that program in language xx.
 
 Three engines run the same weights: torch (the training checkpoint, robolm/model.py),
@@ -172,9 +173,11 @@ def run(engine, ids, args, stop_names, echo):
 
 
 def generate_code(engine, prompt, hardware, lang, args, echo=True):
-    """Validation-guided generation: up to args.candidates programs, the first valid one wins."""
+    """Validation-guided generation: up to args.candidates programs; the first that is valid and
+    uses every number of the prompt wins, else the one with the fewest errors, then the fewest
+    unused numbers."""
     from robolm.prompt import build_prompt
-    from robolm.validate import validate
+    from robolm.validate import prompt_numbers_missing, validate
     ids = build_prompt(engine.tok, prompt, hardware or "", lang)
     best = None
     for k in range(args.candidates):
@@ -183,18 +186,24 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
         code = run(engine, ids, args, ["[/CODE]"], echo).strip("\n")
         report = validate(code)
         errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
+        missing = prompt_numbers_missing(prompt + " " + (hardware or ""), code)
         if echo:
             print("--- valid MicroPython (compiler and robot API)" if report.ok else
                   "--- invalid:\n" + "\n".join(f"  line {d.line}: [{d.kind}] {d.message}"
                                                + (f" ({d.suggestion})" if d.suggestion else "")
                                                for d in errors))
-        if best is None or len(errors) < best[2]:
-            best = (code, report, len(errors))
-        if report.ok:
+            if missing:
+                print(f"--- the code does not use the prompt's number(s) {', '.join(missing)}")
+        rank = (len(errors), len(missing))
+        if best is None or rank < best[2]:
+            best = (code, report, rank, k)
+        if report.ok and not missing:
             break
         args.seed += 1          # a fresh sample next time
         if args.temperature == 0:
             args.temperature = 0.7   # greedy would repeat itself; resample with some temperature
+    if echo and best[3] != k:
+        print(f"--- keeping candidate {best[3] + 1} (fewest errors, then fewest unused numbers):\n{best[0]}")
     return best[0], best[1]
 
 
@@ -229,7 +238,8 @@ def main(argv=None):
     p.add_argument("--top-k", type=int, default=40)
     p.add_argument("--max-new-tokens", type=int, default=400)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--candidates", type=int, default=4, help="programs to try until one is valid")
+    p.add_argument("--candidates", type=int, default=4,
+                   help="programs to try until one is valid and uses the prompt's numbers")
     p.add_argument("--explain", metavar="LANG", help="then explain the code in this language")
     p.add_argument("--blocks", metavar="FILE", help="also write the program as a Blockly workspace (JSON) "
                                                      "to open in the block editor (tools/blockly/editor.html)")

@@ -8,6 +8,8 @@ For each prompt of data/raw/syllabus/test_prompts.json (held out by project, sev
   api         ... and passes the robot/MicroPython API checker (robolm/validate.py)
   behaviour   ... and passes the prompt's behaviour check in the simulator (robolm/sim)
   resampled   a valid program within --candidates samples (validation-guided generation)
+  chosen_behaviour  the program validation-guided generation returns (sample.py's choice: valid
+              and using every number of the prompt) passes the behaviour check
 Rates are reported overall, per language and per grade, as JSON, a markdown table and a chart.
 With the torch backend it also reports perplexity per language and data type on corpus.jsonl's
 validation examples. The same report runs on any backend and any GGUF type, so the cost of
@@ -21,7 +23,7 @@ import sys
 import time
 from collections import defaultdict
 
-RATES = ("syntax", "api", "behaviour", "resampled")
+RATES = ("syntax", "api", "behaviour", "resampled", "chosen_behaviour")
 # the robot firmware's default pin for what a check or scenario names (firmware/robot.py DEFAULT_PINS)
 FIRMWARE_PIN = {"pin_level": 2, "toggles": 2, "buzzer": 23, "servo_angle": 13, "servo_sweep": 13,
                 "pixels": 16, "ldr": 36, "pot": 39, "button": 19, "trig": 5, "echo": 18, "dht": 4}
@@ -70,38 +72,51 @@ def generate(engine, tok, ids, n, temperature, seed, stop):
 
 
 def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress=True):
-    """One row per prompt with the code of the first candidate and the four verdicts."""
+    """One row per prompt: the first (greedy) candidate's code and verdicts, and the program that
+    validation-guided generation returns (as sample.py: the first candidate that is valid and uses
+    every number of the prompt, else the fewest errors, then the fewest unused numbers)."""
     from robolm.prompt import build_prompt
     from robolm.sim import run_many
     from robolm.sim.checks import run_check
-    from robolm.validate import validate
+    from robolm.validate import prompt_numbers_missing, validate
     tok = engine.tok
     stop = {tok.special_tokens["[/CODE]"], tok.special_tokens["<eos>"]}
     rows, t0 = [], time.time()
     for i, p in enumerate(prompts):
         ids = build_prompt(tok, p["prompt"], p.get("hardware") or "", p["lang"])
-        code = generate(engine, tok, ids, max_new_tokens, 0.0, 1, stop)      # greedy first candidate
-        report = validate(code)
-        valid_after = report.ok
-        for k in range(1, candidates):
-            if valid_after:
+        said = p["prompt"] + " " + ", ".join(map(str, p.get("hardware") or []))
+        tried = []                                                   # (rank, code, report)
+        for k in range(candidates):                                  # greedy first, then samples at 0.7
+            code = generate(engine, tok, ids, max_new_tokens, 0.0 if k == 0 else 0.7, 1 + k, stop)
+            report = validate(code)
+            errors = sum(getattr(d, "severity", "error") == "error" for d in report.diagnostics)
+            tried.append(((errors, len(prompt_numbers_missing(said, code))), code, report))
+            if report.ok and tried[-1][0][1] == 0:
                 break
-            valid_after = validate(generate(engine, tok, ids, max_new_tokens, 0.7, 1 + k, stop)).ok
+        (_, code, report), chosen = tried[0], min(tried, key=lambda t: t[0])
         rows.append({"id": p["id"], "lang": p["lang"], "grade": p.get("grade"), "code": code,
-                     "unstated": unstated_facts(p),
-                     "syntax": report.syntax_ok, "api": report.ok, "resampled": valid_after,
+                     "unstated": unstated_facts(p), "chosen_code": chosen[1], "candidates": len(tried),
+                     "syntax": report.syntax_ok, "api": report.ok, "resampled": any(t[2].ok for t in tried),
                      "diagnostics": [f"{d.line}: [{d.kind}] {d.message}" for d in report.diagnostics][:5]})
-        if progress:
+        if progress and (i + 1 == len(prompts) or (i + 1) % 20 == 0):
             el = time.time() - t0
-            print(f"\r  {i + 1}/{len(prompts)} prompts, {el:.0f} s, ETA {el / (i + 1) * (len(prompts) - i - 1):.0f} s",
-                  end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
-    results = run_many([r["code"] for r in rows], [p.get("scenario") or {} for p in prompts],
-                       budget_s=max(float(p.get("budget_s", 5.0)) for p in prompts) if prompts else 5.0)
-    for row, p, res in zip(rows, prompts, results):
+            print(f"  {i + 1}/{len(prompts)} prompts, {el:.0f} s, ETA {el / (i + 1) * (len(prompts) - i - 1):.0f} s",
+                  file=sys.stderr, flush=True)
+    codes = [r["code"] for r in rows] + [r["chosen_code"] for r in rows if r["chosen_code"] != r["code"]]
+    scenarios = [p.get("scenario") or {} for p in prompts]
+    scenarios += [sc for r, sc in zip(rows, scenarios) if r["chosen_code"] != r["code"]]
+    results = iter(run_many(codes, scenarios, budget_s=max(float(p.get("budget_s", 5.0)) for p in prompts)
+                            if prompts else 5.0))
+    first = [next(results) for _ in rows]
+    for row, p, res in zip(rows, prompts, first):
         ok, msg = run_check(p["check"], res) if row["syntax"] else (False, "does not compile")
         row["behaviour"], row["behaviour_msg"], row["sim_status"] = bool(ok), msg, res.status
+    for row, p in zip(rows, prompts):
+        if row["chosen_code"] == row["code"]:
+            row["chosen_behaviour"] = row["behaviour"]
+        else:
+            res = next(results)
+            row["chosen_behaviour"] = bool(validate(row["chosen_code"]).syntax_ok and run_check(p["check"], res)[0])
     return rows
 
 
@@ -157,8 +172,8 @@ def perplexity(engine, corpus_path, per_group=20):
 
 
 def markdown(summary, title):
-    lines = [f"### {title}", "", "| group | n | syntax | API | behaviour | valid after resampling |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"### {title}", "", "| group | n | syntax | API | behaviour | valid after resampling "
+             "| behaviour after resampling |", "|---|---|---|---|---|---|---|"]
     def row(name, r):
         if r.get("n"):
             lines.append(f"| {name} | {r['n']} | " + " | ".join(f"{100 * r[k]:.1f}%" for k in RATES) + " |")
@@ -177,9 +192,9 @@ def plot(summary, path, title):
     import matplotlib.pyplot as plt
     langs = list(summary["by_lang"])
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(langs) + 2), 3.5))
-    width = 0.2
+    width = 0.16
     for j, k in enumerate(RATES):
-        ax.bar([i + (j - 1.5) * width for i in range(len(langs))],
+        ax.bar([i + (j - 2) * width for i in range(len(langs))],
                [100 * summary["by_lang"][l].get(k, 0) for l in langs], width, label=k)
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel("% of held-out prompts")

@@ -911,3 +911,31 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt consistency: a program that ignores a number the learner gave ("pin 4", "every 500 ms",
+# "30 degrees") is almost surely the wrong program, however valid. Validation-guided generation
+# (sample.py, robolm/evaluate.py) uses this to prefer another candidate.
+# ---------------------------------------------------------------------------------------------
+_PROMPT_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]*[^\W\d])")   # not ESP32, HC-SR04, DHT11
+_CODE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
+    """The numbers of the prompt that the code never uses, in any of the units a program would
+    write them in (n, n*1000: seconds as ms, n/1000: ms as seconds). Digits inside names such as
+    ESP32 or DHT11 are not numbers. Comments and strings count: "Count: 3" uses 3."""
+    have = set()
+    for m in _CODE_NUMBER.findall(code):
+        v = float(m)
+        have |= {v, round(v * 1000, 6), round(v / 1000, 6)}
+    missing = []
+    for m in _PROMPT_NUMBER.findall(prompt):
+        try:
+            v = float(m)
+        except ValueError:      # other scripts' digits that float() does not read
+            continue
+        if v not in have and m not in missing:
+            missing.append(m)
+    return missing

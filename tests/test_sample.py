@@ -107,3 +107,34 @@ def test_prompt_longer_than_the_context_is_refused(tiny):
     rc, out, err = run_sample("--prompt", "blink the LED " * 60, "--backend", "numpy", "--model",
                               str(tiny[3]["f32"]))
     assert rc == 2 and "context" in err and "Traceback" not in err
+
+
+def test_evaluate_reports_every_rate_on_a_tiny_model(tiny, tmp_path):
+    """robolm.evaluate end to end on the native engine (a random model: the rates are whatever
+    they are; the report must be complete and consistent)."""
+    import json
+    from robolm import evaluate
+    held_out = json.loads((ROOT / "data/raw/syllabus/test_prompts.json").read_text(encoding="utf-8"))
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(held_out[:3], ensure_ascii=False), encoding="utf-8")
+    evaluate.main(["--backend", "native", "--model", str(tiny[3]["f32"]), "--prompts", str(prompts),
+                   "--candidates", "2", "--max-new-tokens", "16", "--out", str(tmp_path / "eval")])
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))
+    assert len(report["rows"]) == 3 and (tmp_path / "eval" / "eval.png").exists()
+    for row in report["rows"]:
+        assert 1 <= row["candidates"] <= 2 and isinstance(row["chosen_behaviour"], bool)
+        assert row["api"] <= row["syntax"] and row["behaviour"] <= row["syntax"]
+    assert set(evaluate.RATES) <= set(report["summary"]["overall"])
+    assert "behaviour after resampling" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+def test_unstated_facts_flags_checks_the_prompt_cannot_support():
+    from robolm.evaluate import unstated_facts
+    check = {"kind": "all_of", "checks": [{"kind": "pin_level", "pin": 17, "value": 1, "at": 1.5}]}
+    assert unstated_facts({"prompt": "Button on pin 15, LED on pin 17.", "check": check,
+                           "scenario": {"pins": {"button": 15}}}) == []
+    assert unstated_facts({"prompt": "press the button and the light comes on", "check": check,
+                           "scenario": {"pins": {"button": 15}}}) == ["pin 17", "button pin 15"]
+    buzz = {"kind": "buzzer", "pin": 23, "freq": 1500}          # 23 is the firmware's buzzer pin
+    assert unstated_facts({"prompt": "beep at 1500 Hz", "check": buzz}) == []
+    assert unstated_facts({"prompt": "sound the alarm", "check": buzz}) == ["1500 Hz"]

@@ -242,3 +242,16 @@ def test_without_mpy_cross_cpython_still_catches_broken_code():
 def test_one_problem_one_diagnostic():
     r = validate(PINS + "a = ADC(Pin(7))\n")
     assert [(d.kind, d.line) for d in r.diagnostics] == [("pin", 2)]
+
+
+@pytest.mark.parametrize("prompt, code, missing", [
+    ("blink the LED on pin 2 every 500 ms", "led = Pin(2, Pin.OUT)\ntime.sleep(0.5)\n", []),
+    ("blink the LED on pin 4 every 1 s", "led = Pin(2, Pin.OUT)\ntime.sleep_ms(1000)\n", ["4"]),
+    ("पिन 4 पर LED को हर 1 सेकंड में ब्लिंक करो", "led = Pin(4, Pin.OUT)\ntime.sleep(1)\n", []),
+    ("HC-SR04 on an ESP32: beep under 25 cm, DHT11 idle.", "if d < 25:\n    beep()\n", []),
+    ("colour 0, 0, 255.", "np[0] = (0, 0, 255)\n", []),
+    ("turn the servo to 90 degrees", "servo.angle(45)\n", ["90"]),
+])
+def test_prompt_numbers_missing(prompt, code, missing):
+    from robolm.validate import prompt_numbers_missing
+    assert prompt_numbers_missing(prompt, code) == missing
