@@ -123,9 +123,13 @@ class NativeEngine:
                                     on_token=q.put)
             finally:
                 q.put(None)
-        threading.Thread(target=work, daemon=True).start()
-        while (t := q.get()) is not None:
-            yield t
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        try:
+            while (t := q.get()) is not None:
+                yield t
+        finally:    # closed early: let the C loop finish (it stops at max_new_tokens), never exit under it
+            worker.join()
 
 
 ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine, "native": NativeEngine}
