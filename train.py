@@ -419,11 +419,11 @@ def main(argv):
         if step == start_step + 1:
             t_fit = t0                                                 # time steps 1..10 (step 0 may compile)
         if cfg.max_minutes > 0 and not cfg.resume and step >= start_step + 10 and (
-                step == start_step + 10 or step % cfg.eval_interval == 0):   # fit the schedule to the budget
+                step == start_step + 10 or step % 25 == 0):            # fit the schedule to the budget (often: load varies)
             per_step = (time.time() - t_fit) / (step - start_step) * (1.1 if step == start_step + 10 else 1.0)
             left_s = cfg.max_minutes * 60 - (time.time() - t_start)  # (+10% at first: evals, checkpoints)
             fit = agree(min(max_steps_cap, step + 1 + int(left_s / per_step)), "MIN")
-            if fit != cfg.max_steps:
+            if abs(fit - cfg.max_steps) > 0.02 * cfg.max_steps:
                 log(f"max_minutes={cfg.max_minutes}: {per_step:.2f} s/step, max_steps {cfg.max_steps} -> {fit}")
                 cfg.max_steps = max(fit, step + 1)
         time_since_log += time.time() - t0
