@@ -28,6 +28,8 @@ void softmax(float* x, int n);
 
 // torch: F.silu(gate) * up, into gate; gate (n,), up (n,)
 void swiglu(float* gate, const float* up, int n);
+// the same written plainly (libm's expf): the reference for the vectorized one
+void swiglu_ref(float* gate, const float* up, int n);
 
 #ifdef __cplusplus
 }

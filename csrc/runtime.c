@@ -334,13 +334,15 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     st->hb = alloc_floats(ld, (size_t)F);
     st->hb2 = alloc_floats(ld, (size_t)F);
     st->logits = alloc_floats(ld, (size_t)c->vocab_size);
-    st->key_cache = alloc_floats(ld, (size_t)Lr * kv_dim * st->kv_stride);
+    if (hd % 32 == 0) st->key_blocks = alloc_floats(ld, (size_t)Lr * kv_dim * st->kv_stride);
+    else st->key_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
     st->rope_cs = alloc_floats(ld, (size_t)hd);
     st->value_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
     if (ld->failed) return -1;
     // Touch the caches and the prompt's buffers now (as llama.cpp clears its KV buffer at
     // load), so the first prompt does not pay the page faults of fresh memory.
-    memset(st->key_cache, 0, (size_t)Lr * kv_dim * st->kv_stride * sizeof(float));
+    if (st->key_blocks) memset(st->key_blocks, 0, (size_t)Lr * kv_dim * st->kv_stride * sizeof(float));
+    else memset(st->key_cache, 0, (size_t)Lr * c->seq_len * kv_dim * sizeof(float));
     memset(st->value_cache, 0, (size_t)Lr * c->seq_len * kv_dim * sizeof(float));
     int T = c->seq_len < PREFILL_CHUNK ? c->seq_len : PREFILL_CHUNK;
     if (prefill_reserve(st, c, T) != 0) return refuse(ld, "use a smaller model", "out of memory for the prompt buffers");
@@ -375,7 +377,7 @@ void rl_free(rl_model* m) {
     rl_state* s = &m->state;
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
     free(s->att); free(s->att_out); free(s->hb); free(s->hb2); free(s->logits);
-    free(s->key_cache); free(s->value_cache); free(s->rope_cs); free(s->prefill_buf);
+    free(s->key_cache); free(s->key_blocks); free(s->value_cache); free(s->rope_cs); free(s->prefill_buf);
     if (m->tokenizer) tokenizer_free(m->tokenizer);
     free(m->prompt_template);
     free(m->explain_template);
@@ -495,6 +497,33 @@ static void attend(float* out, const float* q, const float* kb, const float* v, 
     }
 }
 
+// The plain attention of position pos over the row-major key cache: the reference path, for
+// any head size. q (H*hd,), kc, vc (S, KV*hd) this layer's caches, att rows at att_stride.
+static void attend_plain(float* att_out, const float* qs, const float* kc, const float* vc, int H, int KV, int hd,
+                         int pos, float* atts, int att_stride) {
+    int kv_dim = KV * hd, group = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float* q = qs + (size_t)h * hd;          // (hd,)
+        float* att = atts + (size_t)h * att_stride;     // (pos+1,)
+        int kvh = h / group;
+        for (int t = 0; t <= pos; t++) {
+            const float* k = kc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
+            float score = 0.0f;
+            score = vec_dot_f32(hd, q, k);  // SIMD dot from quant.h (engineer G, issue 7): the float loop did not vectorize
+            att[t] = score * scale;
+        }
+        softmax(att, pos + 1);
+        float* out = att_out + (size_t)h * hd;         // (hd,)
+        memset(out, 0, (size_t)hd * sizeof(float));
+        for (int t = 0; t <= pos; t++) {
+            const float* v = vc + (size_t)t * kv_dim + (size_t)kvh * hd;  // (hd,)
+            float a = att[t];
+            for (int i = 0; i < hd; i++) out[i] += a * v[i];
+        }
+    }
+}
+
 // The G query heads that share one kv head (grouped-query attention), together: each key
 // and value vector is loaded once for the G heads. The same sums as attend, head by head,
 // except that a score is one chain over the dims instead of four. q (G, hd), out (G, hd),
@@ -540,8 +569,9 @@ static inline void attend_heads(float* out, const float* q, const float* kb, con
     }
 }
 
-// All query heads of one position: head h reads kv head h / group.
-// q (H*hd,), kc (KV, Sk/16, hd, 16) this layer's keys, vc (S, KV*hd) its values, out (H*hd,)
+// All query heads of one position over the key blocks (head sizes a multiple of 32): head h
+// reads kv head h / group. q (H*hd,), kc (KV, Sk/16, hd, 16) this layer's keys, vc (S, KV*hd)
+// its values, out (H*hd,)
 static void attend_all(float* out, const float* q, const float* kc, const float* vc, int H, int KV, int hd, int Sk,
                        int n, float* att) {
     const int group = H / KV, kv_dim = KV * hd;
@@ -553,7 +583,7 @@ static void attend_all(float* out, const float* q, const float* kc, const float*
         float* o = out + (size_t)h * hd;
         const float* qh = q + (size_t)h * hd;
         float* a = att + (size_t)h * Sk;
-        if (hd % 32 == 0 && group >= 2 && group <= 4) {
+        if (group >= 2 && group <= 4) {
             if (group == 2) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 2);
             else if (group == 3) attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 3);
             else attend_heads(o, qh, kb, v, kv_dim, hd, n, scale, a, Sk, 4);
@@ -581,7 +611,8 @@ float* rl_forward(rl_model* m, int token, int pos) {
     const int Sk = s->kv_stride;
 
     for (int l = 0; l < c->n_layers; l++) {
-        float* kc = s->key_cache + (size_t)l * kv_dim * Sk;            // (KV, Sk/16, hd, 16) this layer's keys
+        float* kc = s->key_cache ? s->key_cache + (size_t)l * c->seq_len * kv_dim : NULL;  // (S, KV*hd) keys
+        float* kb = s->key_blocks ? s->key_blocks + (size_t)l * kv_dim * Sk : NULL;     // or (KV, Sk/16, hd, 16)
         float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;  // (S, KV*hd) this layer's values
 
         // torch: xb = self.attention_norm(x)
@@ -595,12 +626,17 @@ float* rl_forward(rl_model* m, int token, int pos) {
         rope_rotate(s->k, KV, hd, s->rope_cs);
 
         // torch: cache_k[:, :, pos] = k ; cache_v[:, :, pos] = v
-        store_key(kc, s->k, KV, hd, Sk, pos);
+        if (kb) {   // the blocked layout (see store_key)
+            store_key(kb, s->k, KV, hd, Sk, pos);
+        } else {
+            memcpy(kc + (size_t)pos * kv_dim, s->k, (size_t)kv_dim * sizeof(float));
+        }
         memcpy(vc + (size_t)pos * kv_dim, s->v, (size_t)kv_dim * sizeof(float));
 
         // torch: y = F.scaled_dot_product_attention(q, k.repeat_interleave(H/KV), v.repeat_interleave(H/KV))
         // query head h reads kv head h / (H/KV) (grouped-query attention)
-        attend_all(s->att_out, s->q, kc, vc, H, KV, hd, Sk, pos + 1, s->att);
+        if (kb) attend_all(s->att_out, s->q, kb, vc, H, KV, hd, Sk, pos + 1, s->att);
+        else attend_plain(s->att_out, s->q, kc, vc, H, KV, hd, pos, s->att, Sk);
 
         // torch: x = x + self.wo(y)
         matmul_w(s->xb2, s->att_out, &w->wo[l]);
@@ -651,7 +687,8 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     const int Sk = s->kv_stride;
     for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * hd, hd, start + t, c->rope_theta);
     for (int l = 0; l < c->n_layers; l++) {
-        float* kc = s->key_cache + (size_t)l * kv_dim * Sk;
+        float* kc = s->key_cache ? s->key_cache + (size_t)l * c->seq_len * kv_dim : NULL;
+        float* kb = s->key_blocks ? s->key_blocks + (size_t)l * kv_dim * Sk : NULL;
         float* vc = s->value_cache + (size_t)l * c->seq_len * kv_dim;
         for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->attn_norm[l], D, c->norm_eps);
         matmul_w3(q, &w->wq[l], k, &w->wk[l], v, &w->wv[l], xb, T);
@@ -659,11 +696,14 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
             int pos = start + t;
             rope_rotate(q + (size_t)t * q_dim, H, hd, cs + (size_t)t * hd);
             rope_rotate(k + (size_t)t * kv_dim, KV, hd, cs + (size_t)t * hd);
-            store_key(kc, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
+            if (kb) store_key(kb, k + (size_t)t * kv_dim, KV, hd, Sk, pos);
+            else memcpy(kc + (size_t)pos * kv_dim, k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
             memcpy(vc + (size_t)pos * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
         }
-        for (int t = 0; t < T; t++)    // causal: position start+t sees 0..start+t
-            attend_all(ao + (size_t)t * q_dim, q + (size_t)t * q_dim, kc, vc, H, KV, hd, Sk, start + t + 1, s->att);
+        for (int t = 0; t < T; t++) {  // causal: position start+t sees 0..start+t
+            if (kb) attend_all(ao + (size_t)t * q_dim, q + (size_t)t * q_dim, kb, vc, H, KV, hd, Sk, start + t + 1, s->att);
+            else attend_plain(ao + (size_t)t * q_dim, q + (size_t)t * q_dim, kc, vc, H, KV, hd, start + t, s->att, Sk);
+        }
         matmul_wT(xb, ao, &w->wo[l], T);
         for (size_t i = 0; i < n * D; i++) x[i] += xb[i];
         for (int t = 0; t < T; t++) rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, w->ffn_norm[l], D, c->norm_eps);

@@ -64,7 +64,9 @@ typedef struct {
     float* hb;           // (F,)
     float* hb2;          // (F,)
     float* logits;       // (V,)
-    float* key_cache;    // (L, KV, Sk/16, hd, 16): blocks of 16 positions, keys transposed (see store_key)
+    float* key_cache;    // (L, S, KV*hd), the plain layout: head sizes that are not a multiple of 32 (else NULL)
+    float* key_blocks;   // (L, KV, Sk/16, hd, 16): blocks of 16 positions, keys transposed (see store_key),
+                         // for head sizes that are a multiple of 32 (else NULL)
     float* value_cache;  // (L, S, KV*hd)
     float* rope_cs;      // (hd,) cos, sin of each pair's angle at the current position
     int kv_stride;       // Sk: S rounded up to a multiple of 16 (whole vectors of positions)

@@ -52,6 +52,9 @@ def test_softmax():
 def test_swiglu():
     g, u = rng.standard_normal(1024).astype(np.float32), rng.standard_normal(1024).astype(np.float32)
     assert close(native.swiglu(g, u), kernels.swiglu(g, u))
+    assert close(native.swiglu_ref(g, u), kernels.swiglu(g, u))
+    g = (rng.standard_normal(1024) * 30).astype(np.float32)   # far into both tails of exp
+    assert close(native.swiglu(g, u), native.swiglu_ref(g, u))
 
 
 def test_bad_shapes_raise_python_errors():

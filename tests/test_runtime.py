@@ -69,11 +69,12 @@ def test_native_matches_torch_logits_and_greedy(tiny):
     assert m.generate(PROMPT, 24, stop_ids=[]) == torch_greedy(model, PROMPT, 24)
 
 
-@pytest.mark.parametrize("n_heads,n_kv_heads", [(2, 1), (3, 1), (4, 1), (6, 3)])
+@pytest.mark.parametrize("n_heads,n_kv_heads", [(2, 1), (3, 1), (4, 1), (6, 3), (2, 2), (6, 1)])
 def test_native_attention_head_groups_match_torch(tiny, tmp_path, n_heads, n_kv_heads):
-    """Head size 64 (the tiers' size): the runtime attends with the query heads of a kv head
-    together (groups of 2, 3, 4; 6 heads over 3 kv heads is 2 each), over more than one block
-    of 16 cached positions; logits equal PyTorch's."""
+    """Head size 64 (the tiers' size): the runtime keeps keys in blocks of 16 positions and attends
+    with the query heads of a kv head together (groups of 2, 3, 4; 6 heads over 3 kv heads is 2
+    each; groups of 1 and 6 go head by head), over several blocks; logits equal PyTorch's. (The
+    fixture's head size 16 takes the plain reference path.)"""
     n = need_native()
     from test_gguf import make_model, write_model_file
     _, _, tok, _ = tiny

@@ -57,4 +57,13 @@ void bind_kernels(py::module_& m) {
         swiglu(out.mutable_data(), up.data(), (int)gate.size());
         return out;
     }, py::arg("gate"), py::arg("up"));
+
+    m.def("swiglu_ref", [](farray gate, farray up) {
+        require(gate.ndim() == 1 && up.ndim() == 1 && gate.size() == up.size(),
+                "swiglu_ref: gate and up must be 1-D of the same length");
+        farray out(gate.size());
+        std::copy(gate.data(), gate.data() + gate.size(), out.mutable_data());
+        swiglu_ref(out.mutable_data(), up.data(), (int)gate.size());
+        return out;
+    }, py::arg("gate"), py::arg("up"));
 }
