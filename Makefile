@@ -45,7 +45,7 @@ train: setup     ## train the CPU default: pretraining, then instruction fine-tu
 	$(PY) train.py configs/cpu_default_sft.py
 
 CKPT    ?= out/cpu_default_sft/ckpt.pt
-EVAL_N  ?= 200
+EVAL_N  ?= 100
 export: setup    ## export the trained model to GGUF: F32, Q8_0, Q4_0 (exports/)
 	$(PY) export_gguf.py $(CKPT) exports/robolm-f32.gguf --type f32
 	$(PY) export_gguf.py $(CKPT) exports/robolm-q8_0.gguf --type q8_0
@@ -59,9 +59,11 @@ sample: setup    ## generate code for a few prompts in several languages with ea
 	.venv/bin/robolm_run exports/robolm-q4_0.gguf -p "turn on the buzzer when the button is pressed" -n 200 --stats
 
 evaluate: setup  ## held-out prompts: compiler, API checker and simulator rates (out/eval*/)
+	@# torch (slow, with perplexity) on a spread sample; the C runtime on all 764 prompts for each GGUF type
 	$(PY) -m robolm.evaluate --backend torch --model $(CKPT) --sample $(EVAL_N) --out out/eval
-	$(PY) -m robolm.evaluate --backend native --model exports/robolm-f32.gguf --sample $(EVAL_N) --out out/eval-f32
-	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q4_0.gguf --sample $(EVAL_N) --out out/eval-q4_0
+	$(PY) -m robolm.evaluate --backend native --model exports/robolm-f32.gguf --out out/eval-f32
+	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q8_0.gguf --out out/eval-q8_0
+	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q4_0.gguf --out out/eval-q4_0
 
 demo: prepare train export sample evaluate ## the main job, on a fresh machine: everything above, in order
 	@echo "corpus: data/processed/  checkpoints: out/cpu_default*/  GGUF: exports/  evaluation: out/eval*/eval.md"
