@@ -31,7 +31,13 @@ public:
             py::gil_scoped_release release;
             rc = rl_load(&m_, path.c_str(), err, sizeof err);
         }
-        if (rc != 0) throw py::value_error(err);
+        if (rc != 0) {  // the message may quote bytes of a corrupt file: not always valid UTF-8
+            PyObject* msg = PyUnicode_DecodeUTF8(err, (Py_ssize_t)strlen(err), "replace");
+            if (!msg) throw py::error_already_set();
+            PyErr_SetObject(PyExc_ValueError, msg);
+            Py_DECREF(msg);
+            throw py::error_already_set();
+        }
         loaded_ = true;
     }
     ~Model() {
