@@ -9,6 +9,7 @@
 // The GIL is released while C computes; one process-wide mutex keeps two Python threads from
 // sharing a model's KV cache, or quant.c's (non-reentrant) matmul thread pool, at once.
 // C errors become ValueError with the C message.
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
