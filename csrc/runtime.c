@@ -175,8 +175,8 @@ static void* alloc_floats(loader* ld, size_t n) {
 
 // A copy of a Q4_0 / Q8_0 matrix in the interleaved layout of this CPU's kernels (the file is
 // untouched; matmuls read the copy). With `release`, the file's pages of the matrix are given
-// back to the page cache (read again only if the kernel choice changes), so the copy costs
-// no extra memory. The embedding keeps its pages: its rows are looked up one by one.
+// back to the page cache (read again only where needed: the embedding's rows looked up one by
+// one, or every row if the kernel choice changes), so the copy costs no extra memory.
 static int repack_weight(loader* ld, rl_weight* w, int release) {
     const char* env = getenv("ROBOLM_REPACK");  // ROBOLM_REPACK=0: read the file's rows (to compare)
     if (env && strcmp(env, "0") == 0) return 0;
@@ -313,7 +313,7 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     if (ld->failed) return -1;
 
     // ---- Q4_0 / Q8_0 matrices repacked for this CPU's kernels (8 rows interleaved)
-    if (repack_weight(ld, &w->tok_embeddings, 0)) return -1;
+    if (repack_weight(ld, &w->tok_embeddings, 1)) return -1;
     for (int l = 0; l < Lr; l++) {
         rl_weight* all[7] = {&w->wq[l], &w->wk[l], &w->wv[l], &w->wo[l], &w->w1[l], &w->w2[l], &w->w3[l]};
         for (int i = 0; i < 7; i++) if (repack_weight(ld, all[i], 1)) return -1;
@@ -339,11 +339,8 @@ static int load_model(rl_model* m, const char* label, char* err, size_t err_size
     st->rope_cs = alloc_floats(ld, (size_t)hd);
     st->value_cache = alloc_floats(ld, (size_t)Lr * c->seq_len * kv_dim);
     if (ld->failed) return -1;
-    // Touch the caches and the prompt's buffers now (as llama.cpp clears its KV buffer at
-    // load), so the first prompt does not pay the page faults of fresh memory.
-    if (st->key_blocks) memset(st->key_blocks, 0, (size_t)Lr * kv_dim * st->kv_stride * sizeof(float));
-    else memset(st->key_cache, 0, (size_t)Lr * c->seq_len * kv_dim * sizeof(float));
-    memset(st->value_cache, 0, (size_t)Lr * c->seq_len * kv_dim * sizeof(float));
+    // Touch the prompt's buffers now, so the first prompt does not pay the page faults of fresh
+    // memory. (The KV cache is left to fill as the context does: it is most of the memory.)
     int T = c->seq_len < PREFILL_CHUNK ? c->seq_len : PREFILL_CHUNK;
     if (prefill_reserve(st, c, T) != 0) return refuse(ld, "use a smaller model", "out of memory for the prompt buffers");
     memset(st->prefill_buf, 0, st->prefill_cap * sizeof(float));
