@@ -1475,6 +1475,30 @@ void quant_repack(void* dst, const void* w, int wtype, int n, int d) {
             }
 }
 
+// row r of a repacked matrix (quant_repack) to float: y (n,) <- row r (r < the packed rows).
+// The same numbers as dequantize_row on the file's row.
+void dequantize_row_packed(float* y, const void* packed, int wtype, int n, int r) {
+    const int nb = n / QK8_0, g = r / 8, i = r % 8;
+    for (int b = 0; b < nb; b++) {
+        float* yb = y + (size_t)b * QK8_0;
+        if (wtype == QTYPE_Q4_0) {
+            const block_q4_0x8* blk = (const block_q4_0x8*)packed + (size_t)g * nb + b;
+            const float d = fp16_to_fp32(blk->d[i]);
+            for (int k = 0; k < 2; k++)
+                for (int j = 0; j < 8; j++) {
+                    const uint8_t q = blk->qs[k][i][j];        // byte 8k + j of the row's 16
+                    yb[8 * k + j] = ((q & 0x0F) - 8) * d;
+                    yb[QK4_0 / 2 + 8 * k + j] = ((q >> 4) - 8) * d;
+                }
+        } else {
+            const block_q8_0x8* blk = (const block_q8_0x8*)packed + (size_t)g * nb + b;
+            const float d = fp16_to_fp32(blk->d[i]);
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 8; j++) yb[8 * k + j] = (int8_t)(blk->qs[k][i][j] ^ 0x80) * d;
+        }
+    }
+}
+
 void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, int n, int d, int T) {
     matmul_typed_batch_packed(out, x, w, NULL, wtype, n, d, T);
 }

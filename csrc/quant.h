@@ -116,6 +116,8 @@ void matmul_typed_batch(float* out, const float* x, const void* w, int wtype, in
 // quant_packed_rows * quant_row_bytes bytes (the same bytes, reordered).
 int quant_packed_rows(int wtype, int n, int d);
 void quant_repack(void* dst, const void* w, int wtype, int n, int d);
+// row r (< the packed rows) of such a copy to float, as dequantize_row on the original row
+void dequantize_row_packed(float* y, const void* packed, int wtype, int n, int r);
 // matmul_typed_batch reading the first quant_packed_rows rows from `packed` (NULL: none), the
 // rest from w. Falls back to w alone when the kernel choice has changed since the repack.
 void matmul_typed_batch_packed(float* out, const float* x, const void* w, const void* packed, int wtype, int n,

@@ -175,8 +175,8 @@ static void* alloc_floats(loader* ld, size_t n) {
 
 // A copy of a Q4_0 / Q8_0 matrix in the interleaved layout of this CPU's kernels (the file is
 // untouched; matmuls read the copy). With `release`, the file's pages of the matrix are given
-// back to the page cache (read again only where needed: the embedding's rows looked up one by
-// one, or every row if the kernel choice changes), so the copy costs no extra memory.
+// back to the page cache (read again only if the kernel choice changes; embedding lookups read
+// the copy), so the copy costs no extra memory.
 static int repack_weight(loader* ld, rl_weight* w, int release) {
     const char* env = getenv("ROBOLM_REPACK");  // ROBOLM_REPACK=0: read the file's rows (to compare)
     if (env && strcmp(env, "0") == 0) return 0;
@@ -384,6 +384,17 @@ void rl_free(rl_model* m) {
 }
 
 // ============================================================================ forward
+
+// torch: self.tok_embeddings(token) -> out (D,): from the repacked copy where there is one (the
+// file's pages of the embedding were given back after the repack), else from the file's row
+static void embedding_row(float* out, const rl_weight* e, int token) {
+    if (e->packed && token < quant_packed_rows(e->type, e->cols, e->rows)) {
+        dequantize_row_packed(out, e->packed, e->type, e->cols, token);
+    } else {
+        size_t row = quant_row_bytes(e->type, e->cols);
+        dequantize_row(out, (const uint8_t*)e->data + (size_t)token * row, e->type, e->cols);
+    }
+}
 
 // torch: F.linear(x, w) for any stored weight type
 static void matmul_w(float* out, const float* x, const rl_weight* w) {
@@ -599,9 +610,13 @@ float* rl_forward(rl_model* m, int token, int pos) {
     int kv_dim = KV * hd;
     if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= c->seq_len) return NULL;
 
-    // torch: h = self.tok_embeddings(tokens)
+    // torch: h = self.tok_embeddings(tokens)   (from the repacked copy where there is one: the
+    // file's pages of a repacked embedding were given back after the repack)
     size_t row = quant_row_bytes(w->tok_embeddings.type, D);
-    dequantize_row(s->x, (const uint8_t*)w->tok_embeddings.data + (size_t)token * row, w->tok_embeddings.type, D);
+    if (w->tok_embeddings.packed && token < quant_packed_rows(w->tok_embeddings.type, D, c->vocab_size))
+        dequantize_row_packed(s->x, w->tok_embeddings.packed, w->tok_embeddings.type, D, token);
+    else
+        dequantize_row(s->x, (const uint8_t*)w->tok_embeddings.data + (size_t)token * row, w->tok_embeddings.type, D);
 
     // torch: cos, sin = self.freqs_cos[pos], self.freqs_sin[pos]
     rope_angles(s->rope_cs, hd, pos, c->rope_theta);
@@ -677,10 +692,7 @@ static int prefill_chunk(rl_model* m, const int32_t* tokens, int T, int start, f
     float* hb2 = hb + n * F;                  // (T, F)
     float* cs = hb2 + n * F;                  // (T, hd) rope cos, sin of each position
     // torch: h = self.tok_embeddings(tokens)
-    size_t row = quant_row_bytes(w->tok_embeddings.type, D);
-    for (int t = 0; t < T; t++)
-        dequantize_row(x + (size_t)t * D, (const uint8_t*)w->tok_embeddings.data + (size_t)tokens[t] * row,
-                       w->tok_embeddings.type, D);
+    for (int t = 0; t < T; t++) embedding_row(x + (size_t)t * D, &w->tok_embeddings, tokens[t]);
     const int Sk = s->kv_stride;
     for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * hd, hd, start + t, c->rope_theta);
     for (int l = 0; l < c->n_layers; l++) {
