@@ -181,16 +181,15 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
     uses every number of the prompt wins, else the one with the fewest errors, then the fewest
     unused numbers."""
     from robolm.prompt import build_prompt
-    from robolm.validate import prompt_numbers_missing, validate
+    from robolm.validate import check_candidate
     ids = build_prompt(engine.tok, prompt, hardware or "", lang)
     best = None
     for k in range(args.candidates):
         if echo:
             print(f"--- candidate {k + 1}/{args.candidates}")
         code = run(engine, ids, args, ["[/CODE]"], echo).strip("\n")
-        report = validate(code)
+        report, missing, rank = check_candidate(code, prompt + " " + (hardware or ""))
         errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
-        missing = prompt_numbers_missing(prompt + " " + (hardware or ""), code)
         if echo:
             print("--- valid MicroPython (compiler and robot API)" if report.ok else
                   "--- invalid:\n" + "\n".join(f"  line {d.line}: [{d.kind}] {d.message}"
@@ -198,7 +197,6 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
                                                for d in errors))
             if missing:
                 print(f"--- the code does not use the prompt's number(s) {', '.join(missing)}")
-        rank = (len(errors), len(missing))
         if best is None or rank < best[2]:
             best = (code, report, rank, k)
         if report.ok and not missing:

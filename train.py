@@ -47,7 +47,7 @@ class Config:
     grad_accum: int = 1             # micro-steps per optimizer step
     length_buckets: int = 16        # sft: batches from batch_size * this examples of similar length; 0 = off
     max_steps: int = 2000
-    max_minutes: float = 0.0        # > 0: fit max_steps to this budget after 10 timed steps; hard stop too
+    max_minutes: float = 0.0        # > 0: fit max_steps to this budget (step 10, then every 25); hard stop too
     learning_rate: float = 1e-3
     min_lr: float = 1e-4            # the cosine schedule ends here
     warmup_steps: int = 100
@@ -158,7 +158,7 @@ class Data:
                  [f"sft_{s}{x}.bin" for s in ("train", "val") for x in ("", "_mask", "_offsets")])
         for n in (n for n in names if not (d / n).is_file()):
             die(f"{d / n} not found; run `python prepare.py` first to build the token files")
-        self.mode, self.T, self.seed = cfg.mode, cfg.max_seq_len, cfg.seed
+        self.mode, self.T, self.seed, self.buckets = cfg.mode, cfg.max_seq_len, cfg.seed, cfg.length_buckets
         self.splits = {}
         for split in ("train", "val"):
             if cfg.mode == "pretrain":
@@ -179,7 +179,7 @@ class Data:
                 self.splits[split] = (toks, mask, starts[keep], ends[keep])
         if cfg.mode == "sft":   # train examples sorted by length, for batches with little padding
             _, _, s, e = self.splits["train"]
-            self.by_length, self.window = np.argsort(np.minimum(e - s, self.T + 1), kind="stable"), cfg.batch_size * cfg.length_buckets
+            self.by_length = np.argsort(np.minimum(e - s, self.T + 1), kind="stable")
 
     def batch(self, split, batch_size, key):
         """x: (B, T) inputs, y: (B, T) next tokens (-100 = no loss)."""
@@ -190,10 +190,10 @@ class Data:
             chunk = np.stack([toks[i:i + T + 1] for i in ix]).astype(np.int64)    # (B, T+1)
             return torch.from_numpy(chunk[:, :-1]), torch.from_numpy(chunk[:, 1:])  # (B, T), (B, T)
         toks, mask, starts, ends = self.splits[split]
-        if split == "train" and batch_size < self.window < len(starts):
-            # a random window of similar lengths, then a random batch from it: padding ~35% -> ~1%
-            lo = int(rng.integers(0, len(starts) - self.window + 1))
-            ex = self.by_length[lo + rng.choice(self.window, size=batch_size, replace=False)]
+        window = batch_size * self.buckets                                  # of similar lengths: padding 35% -> 1%
+        if split == "train" and batch_size < window < len(starts):         # a random window, a random batch in it
+            lo = int(rng.integers(0, len(starts) - window + 1))
+            ex = self.by_length[lo + rng.choice(window, size=batch_size, replace=False)]
         else:
             ex = rng.integers(0, len(starts), size=batch_size)
         lens = np.minimum(ends[ex] - starts[ex], self.T + 1)               # (B,) examples cut to the context
@@ -419,7 +419,7 @@ def main(argv):
         if step == start_step + 1:
             t_fit = t0                                                 # time steps 1..10 (step 0 may compile)
         if cfg.max_minutes > 0 and not cfg.resume and step >= start_step + 10 and (
-                step == start_step + 10 or step % 25 == 0):            # fit the schedule to the budget (often: load varies)
+                step == start_step + 10 or step % 25 == 0):            # fit the schedule to the budget
             per_step = (time.time() - t_fit) / (step - start_step) * (1.1 if step == start_step + 10 else 1.0)
             left_s = cfg.max_minutes * 60 - (time.time() - t_start)  # (+10% at first: evals, checkpoints)
             fit = agree(min(max_steps_cap, step + 1 + int(left_s / per_step)), "MIN")

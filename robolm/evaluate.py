@@ -24,9 +24,9 @@ import time
 from collections import defaultdict
 
 RATES = ("syntax", "api", "behaviour", "resampled", "chosen_behaviour")
-# the robot firmware's default pin for what a check or scenario names (firmware/robot.py DEFAULT_PINS)
-FIRMWARE_PIN = {"pin_level": 2, "toggles": 2, "buzzer": 23, "servo_angle": 13, "servo_sweep": 13,
-                "pixels": 16, "ldr": 36, "pot": 39, "button": 19, "trig": 5, "echo": 18, "dht": 4}
+# which part of the robot a check kind looks at (the others are scenario pin roles already)
+CHECK_PART = {"pin_level": "led", "toggles": "led", "buzzer": "buzzer", "servo_angle": "servo",
+              "servo_sweep": "servo", "pixels": "neopixel"}
 
 
 def unstated_facts(p):
@@ -36,11 +36,12 @@ def unstated_facts(p):
     and the light comes on", checked on pin 17): no model can know those, so the behaviour rate
     is also reported over the fully specified prompts."""
     import re
+    from robolm.sim.scenario import DEFAULT_PINS          # the firmware's default pin map
     said = set(re.findall(r"\d+", p["prompt"] + " " + " ".join(map(str, p.get("hardware") or []))))
     missing = []
 
     def need(role, v, what):
-        if str(v) not in said and FIRMWARE_PIN.get(role) != v:
+        if str(v) not in said and DEFAULT_PINS.get(CHECK_PART.get(role, role)) != v:
             missing.append(what)
 
     def walk(c):
@@ -78,7 +79,7 @@ def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress
     from robolm.prompt import build_prompt
     from robolm.sim import run_many
     from robolm.sim.checks import run_check
-    from robolm.validate import prompt_numbers_missing, validate
+    from robolm.validate import check_candidate
     tok = engine.tok
     stop = {tok.special_tokens["[/CODE]"], tok.special_tokens["<eos>"]}
     rows, t0 = [], time.time()
@@ -88,14 +89,14 @@ def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress
         tried = []                                                   # (rank, code, report)
         for k in range(candidates):                                  # greedy first, then samples at 0.7
             code = generate(engine, tok, ids, max_new_tokens, 0.0 if k == 0 else 0.7, 1 + k, stop)
-            report = validate(code)
-            errors = sum(getattr(d, "severity", "error") == "error" for d in report.diagnostics)
-            tried.append(((errors, len(prompt_numbers_missing(said, code))), code, report))
-            if report.ok and tried[-1][0][1] == 0:
+            report, missing, rank = check_candidate(code, said)
+            tried.append((rank, code, report))
+            if report.ok and not missing:
                 break
         (_, code, report), chosen = tried[0], min(tried, key=lambda t: t[0])
         rows.append({"id": p["id"], "lang": p["lang"], "grade": p.get("grade"), "code": code,
-                     "unstated": unstated_facts(p), "chosen_code": chosen[1], "candidates": len(tried),
+                     "unstated": unstated_facts(p), "chosen_code": chosen[1], "chosen_compiles": chosen[2].syntax_ok,
+                     "candidates": len(tried),
                      "syntax": report.syntax_ok, "api": report.ok, "resampled": any(t[2].ok for t in tried),
                      "diagnostics": [f"{d.line}: [{d.kind}] {d.message}" for d in report.diagnostics][:5]})
         if progress and (i + 1 == len(prompts) or (i + 1) % 20 == 0):
@@ -116,7 +117,7 @@ def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress
             row["chosen_behaviour"] = row["behaviour"]
         else:
             res = next(results)
-            row["chosen_behaviour"] = bool(validate(row["chosen_code"]).syntax_ok and run_check(p["check"], res)[0])
+            row["chosen_behaviour"] = bool(row["chosen_compiles"] and run_check(p["check"], res)[0])
     return rows
 
 

@@ -939,3 +939,13 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
         if v not in have and m not in missing:
             missing.append(m)
     return missing
+
+
+def check_candidate(code: str, prompt: str):
+    """One generated program judged as validation-guided generation does (sample.py and
+    robolm/evaluate.py): (report, the prompt's unused numbers, rank). A lower rank is better:
+    (errors, unused numbers); (0, 0) with report.ok is accepted at once."""
+    report = validate(code)
+    missing = prompt_numbers_missing(prompt, code)
+    errors = sum(getattr(d, "severity", "error") == "error" for d in report.diagnostics)
+    return report, missing, (errors, len(missing))

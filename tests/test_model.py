@@ -211,3 +211,20 @@ def test_model_and_trainer_stay_readable():
         if path.exists():
             n = len(path.read_text().splitlines())
             assert n <= 450, f"{name} has {n} lines; keep it readable in one sitting (<= 450)"
+
+
+def test_loss_scores_only_positions_with_a_target():
+    """With targets, the head runs on the N positions that have one; the loss is the same mean
+    cross-entropy as over the full (B, T, V) logits with -100 ignored."""
+    model = make().eval()
+    x = torch.randint(0, model.args.vocab_size, (2, 12))                # (B, T)
+    y = torch.randint(0, model.args.vocab_size, (2, 12))
+    y[0, :5] = -100                                                      # a prompt: no loss
+    y[1, 9:] = -100                                                      # padding: no loss
+    with torch.no_grad():
+        full, _ = model(x)                                               # (B, T, V)
+        sel, loss = model(x, y)                                          # (N, V)
+    ref = F.cross_entropy(full.view(-1, full.size(-1)), y.view(-1), ignore_index=-100)
+    assert sel.shape == (int((y != -100).sum()), model.args.vocab_size)
+    assert torch.allclose(loss, ref, atol=1e-5)
+    assert torch.allclose(sel, full[y != -100], atol=1e-5)

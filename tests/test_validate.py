@@ -255,3 +255,14 @@ def test_one_problem_one_diagnostic():
 def test_prompt_numbers_missing(prompt, code, missing):
     from robolm.validate import prompt_numbers_missing
     assert prompt_numbers_missing(prompt, code) == missing
+
+
+def test_check_candidate_ranks_errors_before_unused_numbers():
+    from robolm.validate import check_candidate
+    good = "from machine import Pin\nled = Pin(4, Pin.OUT)\nled.value(1)\n"
+    wrong_pin = good.replace("Pin(4", "Pin(2")
+    broken = good + "led.value(\n"
+    ranks = {name: check_candidate(code, "LED on pin 4")[2] for name, code in
+             (("good", good), ("wrong_pin", wrong_pin), ("broken", broken))}
+    assert ranks["good"] == (0, 0) and ranks["wrong_pin"] == (0, 1)
+    assert ranks["broken"][0] > 0 and sorted(ranks, key=ranks.get) == ["good", "wrong_pin", "broken"]

@@ -1,6 +1,7 @@
 // Kernels one vector at a time, for the tests that compare C with its NumPy twin.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "bind.h"
 #include "kernels.h"
@@ -49,21 +50,16 @@ void bind_kernels(py::module_& m) {
         return out;
     }, py::arg("x"));
 
-    m.def("swiglu", [](farray gate, farray up) {
-        require(gate.ndim() == 1 && up.ndim() == 1 && gate.size() == up.size(),
-                "swiglu: gate and up must be 1-D of the same length");
-        farray out(gate.size());
-        std::copy(gate.data(), gate.data() + gate.size(), out.mutable_data());
-        swiglu(out.mutable_data(), up.data(), (int)gate.size());
-        return out;
-    }, py::arg("gate"), py::arg("up"));
-
-    m.def("swiglu_ref", [](farray gate, farray up) {
-        require(gate.ndim() == 1 && up.ndim() == 1 && gate.size() == up.size(),
-                "swiglu_ref: gate and up must be 1-D of the same length");
-        farray out(gate.size());
-        std::copy(gate.data(), gate.data() + gate.size(), out.mutable_data());
-        swiglu_ref(out.mutable_data(), up.data(), (int)gate.size());
-        return out;
-    }, py::arg("gate"), py::arg("up"));
+    // swiglu (the runtime's, vectorizable exp) and swiglu_ref (libm expf): same shape checks, same copy
+    for (auto [name, fn] : {std::pair{"swiglu", &swiglu}, std::pair{"swiglu_ref", &swiglu_ref}}) {
+        const std::string label = name;
+        m.def(name, [label, fn](farray gate, farray up) {
+            require(gate.ndim() == 1 && up.ndim() == 1 && gate.size() == up.size(),
+                    label + ": gate and up must be 1-D of the same length");
+            farray out(gate.size());
+            std::copy(gate.data(), gate.data() + gate.size(), out.mutable_data());
+            fn(out.mutable_data(), up.data(), (int)gate.size());
+            return out;
+        }, py::arg("gate"), py::arg("up"));
+    }
 }
