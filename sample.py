@@ -6,9 +6,10 @@
 
 It builds RoboLM's prompt format, streams the code as the model writes it, and checks it
 with the real MicroPython compiler and the robot API checker (robolm/validate.py). If the
-code is invalid, or ignores a number of the prompt ("pin 4", "500 ms"), it samples again, up to
+code is invalid, or ignores a number of the prompt ("pin 4", "500 ms") or a part of --hardware
+(a buzzer request answered without the buzzer), it samples again, up to
 --candidates times, showing why, and keeps the first program that passes both (or the one with
-the fewest errors, then the fewest unused numbers). `--explain xx` then asks the
+the fewest errors, then the fewest ignored numbers and parts). `--explain xx` then asks the
 model to explain that program in language xx.
 
 Three engines run the same weights: torch (the training checkpoint, robolm/model.py),
@@ -178,8 +179,8 @@ def run(engine, ids, args, stop_names, echo):
 
 def generate_code(engine, prompt, hardware, lang, args, echo=True):
     """Validation-guided generation: up to args.candidates programs; the first that is valid and
-    uses every number of the prompt wins, else the one with the fewest errors, then the fewest
-    unused numbers."""
+    uses every number and listed part of the request wins, else the one with the fewest errors,
+    then the fewest ignored numbers and parts."""
     from robolm.prompt import build_prompt
     from robolm.validate import check_candidate
     ids = build_prompt(engine.tok, prompt, hardware or "", lang)
@@ -188,7 +189,7 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
         if echo:
             print(f"--- candidate {k + 1}/{args.candidates}")
         code = run(engine, ids, args, ["[/CODE]"], echo).strip("\n")
-        report, missing, rank = check_candidate(code, prompt + " " + (hardware or ""))
+        report, missing, rank = check_candidate(code, prompt, hardware or "")
         errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
         if echo:
             print("--- valid MicroPython (compiler and robot API)" if report.ok else
@@ -196,7 +197,7 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
                                                + (f" ({d.suggestion})" if d.suggestion else "")
                                                for d in errors))
             if missing:
-                print(f"--- the code does not use the prompt's number(s) {', '.join(missing)}")
+                print(f"--- the code does not use {', '.join(missing)} from the request")
         if best is None or rank < best[2]:
             best = (code, report, rank, k)
         if report.ok and not missing:
@@ -205,7 +206,7 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
         if args.temperature == 0:
             args.temperature = 0.7   # greedy would repeat itself; resample with some temperature
     if echo and best[3] != k:
-        print(f"--- keeping candidate {best[3] + 1} (fewest errors, then fewest unused numbers):\n{best[0]}")
+        print(f"--- keeping candidate {best[3] + 1} (fewest errors, then fewest ignored numbers and parts):\n{best[0]}")
     return best[0], best[1]
 
 

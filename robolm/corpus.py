@@ -90,6 +90,8 @@ def load_families(tasks_dir=RAW / "tasks"):
                     raise CorpusError(f"{where}: slot {name!r} needs 'pins' or 'values'")
                 if "default" not in slot:
                     raise CorpusError(f"{where}: slot {name!r} needs a default")
+                if "held" in slot and (slot["held"] not in slot.get("values", []) or slot["held"] == slot["default"]):
+                    raise CorpusError(f"{where}: slot {name!r} held value must be one of its values, not the default")
             for role, slot in (fam.get("robot_pins") or {}).items():
                 if role not in FIRMWARE_PIN_ROLES or slot not in (fam.get("slots") or {}):
                     raise CorpusError(f"{where}: robot_pins {role!r}: {slot!r} must map a firmware pin role to a slot")
@@ -148,25 +150,33 @@ def pin_choices(slot):
 
 
 def held_values(family):
-    """{slot: value} held out of training (test prompts use them): for every value slot with at
-    least 4 choices, one non-default value chosen by a hash of the family id and slot name."""
-    held = {}
-    for name, slot in family["slots"].items():
-        vals = slot.get("values") or []
-        cands = [v for v in vals if v != slot["default"]]
-        if len(vals) >= 4 and cands:
-            h = int(hashlib.sha256(f"{family['id']}/{name}".encode()).hexdigest(), 16)
-            held[name] = cands[h % len(cands)]
-    return held
+    """{slot: value} held out of training (test prompts use them): the `held:` value a slot
+    declares in its family's YAML (never the default). Adding values to a slot's list therefore
+    never moves a held-out value into training."""
+    return {name: slot["held"] for name, slot in family["slots"].items() if "held" in slot}
 
 
-def sample_slots(family, rng, mode="train"):
+def template_slots(family, template):
+    """The slots a prompt template states: {slot} itself or a derived value computed from it
+    ({r} states `color`, {half_ms} states `period_ms`)."""
+    named = set(_SLOT.findall(template))
+    out = {n for n in named if n in family["slots"]}
+    for name, expr in family["derived"].items():
+        if name in named:
+            out |= {n for n in re.findall(r"[A-Za-z_]\w*", str(expr)) if n in family["slots"]}
+    return out
+
+
+def sample_slots(family, rng, mode="train", keep_default=()):
     """Pick a value for every slot. mode: 'train' never uses held-out values, 'test' uses a held
-    value for every slot that has one, 'default' uses the defaults. Pins of one family differ."""
+    value for every slot that has one, 'default' uses the defaults. Slots in keep_default take
+    their default (a prompt that does not state a pin means the robot's own pin). Pins of one
+    family differ."""
     held = held_values(family)
-    values, used_pins = {}, set()
+    values = {}
+    used_pins = {s["default"] for n, s in family["slots"].items() if "pins" in s and n in keep_default}
     for name, slot in family["slots"].items():
-        if mode == "default":
+        if mode == "default" or name in keep_default:
             v = slot["default"]
         elif "pins" in slot:
             choices = [p for p in pin_choices(slot) if p not in used_pins]
@@ -180,6 +190,25 @@ def sample_slots(family, rng, mode="train"):
             used_pins.add(v)
         values[name] = v
     return with_derived(family, values)
+
+
+def stated_slots(text, family, values):
+    """The slots whose value a concrete prompt states: numbers as whole numbers, a colour by its
+    three numbers. A slot at its default counts as stated (the robot's own pin needs no words),
+    and so does a word value (a translation may say "right" or "Good morning" in its own words)."""
+    out = set()
+    for name, slot in family["slots"].items():
+        v = values.get(name, slot["default"])
+        parts = v if isinstance(v, list) else [v]
+        if v == slot["default"] or isinstance(v, str) or all(re.search(r"(?<![\d.])" + re.escape(fmt(x)).replace(r"\.", "[.,]") + r"(?![\d])", text)
+                                       for x in parts):
+            out.add(name)
+    return out
+
+
+def states_values(text, family, values):
+    """Whether a concrete prompt states every slot value that differs from its default."""
+    return stated_slots(text, family, values) == set(family["slots"])
 
 
 def with_derived(family, values):
@@ -725,9 +754,13 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     rng = random.Random(seed)
     stats = Stats()
     examples = []
-    reserved = {instance_key(p["family"], p["slots"]) for p in projects
-                if p.get("family") and p["split"] != "train"}
-    reserved |= {instance_key(fid, v, by_id[fid]["slots"]) for fid, v in family_test_instances(families).items()}
+    # a family's default instance is what every vague request means: it stays in training even
+    # where a family's held-out paraphrase states nothing (then only the paraphrase is new)
+    defaults = {instance_key(f["id"], sample_slots(f, rng, "default"), f["slots"]) for f in families}
+    reserved = {instance_key(fid, v, by_id[fid]["slots"])
+                for fid, v in family_test_instances(families, projects=projects).items()} - defaults
+    reserved |= {instance_key(p["family"], p["slots"]) for p in projects
+                 if p.get("family") and p["split"] != "train"}
 
     def texts_for(lang, kind, fam_id, key, default):
         if lang == "en":
@@ -770,21 +803,26 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     for fi, fam in enumerate(families):
         if progress:
             progress(fi, len(families), fam["id"])
-        candidates = []   # (values, key, split, program, lang, code, used)
+        candidates = []   # (values, key, split, program, lang, code, used, plang, texts, template)
         for attempt in range(samples_per_family + samples_per_family // 4):
-            values = sample_slots(fam, rng, "default" if attempt == 0 else "train")
+            # the prompt comes first: a slot it does not state keeps its default (a request that
+            # names no pin gets the robot's own pin), so every prompt -> program pair is consistent
+            lang = pick_lang(shares, rng)
+            texts, plang = texts_for(lang, "family", fam["id"], "prompts", fam["prompts"])
+            template = rng.choice(_prompt_choices(texts, "train"))
+            keep = set(fam["slots"]) - template_slots(fam, template)
+            values = sample_slots(fam, rng, "default" if attempt == 0 else "train", keep_default=keep)
             key = instance_key(fam["id"], values, fam["slots"])
             if key in reserved:
                 continue
             split = "val" if split_of(key, val=0.04, test=0.0) == "val" else "train"
             variant = rng.choice(variants_for(fam, values))
             program = render(fam, values, variant)
-            lang = pick_lang(shares, rng)
             code, used = augment(fam, program, rng, lang, i18n, fam["title"], values)
-            candidates.append((values, key, split, program, lang, code, used))
+            candidates.append((values, key, split, program, lang, code, used, plang, texts, template))
         checked = checker.validate_batch([c[5] for c in candidates])
         made = 0
-        for (values, key, split, program, lang, code, used), (ok, msg) in zip(candidates, checked):
+        for (values, key, split, program, lang, code, used, plang, texts, template), (ok, msg) in zip(candidates, checked):
             if made >= samples_per_family:
                 break
             if not ok:
@@ -798,17 +836,13 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             extra = {"family": fam["id"], "instance": key, "style": program["style"],
                      "augment": used, "scenario": program["scenario"], "check": program["check"],
                      "budget_s": program["budget_s"]}
-            used_templates = set()
-            for k in range(prompts_per_program):
-                # every prompt of a program is in its language (its comments may be translated)
-                plang = lang
-                texts, plang = texts_for(plang, "family", fam["id"], "prompts", fam["prompts"])
-                words = ((i18n.get(plang) or {}).get("words") or {})
-                choices = _prompt_choices(texts, "train")
-                fresh = [t for t in choices if (plang, t) not in used_templates] or choices
-                template = rng.choice(fresh)   # another paraphrase than this program already has
-                used_templates.add((plang, template))
-                prompt = vary_prompt(fill(template, values, words), plang, i18n, rng)
+            words = ((i18n.get(plang) or {}).get("words") or {})
+            # more paraphrases of the same program: only those that state every non-default value
+            stated = {n for n, sl in fam["slots"].items() if values[n] != sl["default"]}
+            others = [t for t in _prompt_choices(texts, "train") if t != template and stated <= template_slots(fam, t)]
+            rng.shuffle(others)
+            for k, t in enumerate([template] + others[:prompts_per_program - 1]):
+                prompt = vary_prompt(fill(t, values, words), plang, i18n, rng)
                 if k > 0:
                     stats.count(stats.augment, "prompt_paraphrasing")
                 add_code(f"family:{fam['id']}", split, fam["grade"], prompt, code, program["hardware"], plang, extra)
@@ -836,7 +870,10 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                     stats.rejected.append((f"project:{p['id']}", msg))
                     continue
             texts, plang = texts_for(lang, "project", p["id"], "prompts", p["prompts"])
-            prompt = rng.choice(_prompt_choices(texts, "train"))
+            choices = _prompt_choices(texts, "train")
+            if fam is not None:   # prefer the paraphrases that state the project's non-default values
+                choices = [t for t in choices if states_values(t, fam, p["slots"])] or choices
+            prompt = rng.choice(choices)
             extra = {"project": p["id"], "family": p.get("family"), "augment": used,
                      "scenario": p["scenario"], "check": p["check"], "budget_s": p["budget_s"]}
             add_code(f"project:{p['id']}", p["split"], p["grade_level"], prompt, code,
@@ -847,7 +884,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                             {"project": p["id"]})
 
     # -- instruction pairs -------------------------------------------------------------------
-    held_codes = test_instance_codes(families) | {p["micropython_code"] for p in projects if p["split"] == "test"}
+    held_codes = test_instance_codes(families, projects) | {p["micropython_code"] for p in projects if p["split"] == "test"}
     for q in instructions:
         split = split_of("instruction:" + q["id"])
         if q.get("code") in held_codes:   # the same program as a held-out test instance
@@ -1045,25 +1082,33 @@ def write_family_instructions(pairs, path=RAW / "instructions" / "families.yaml"
 # ---------------------------------------------------------------------------------------------
 # 8. Held-out evaluation prompts (data/raw/syllabus/test_prompts.json)
 # ---------------------------------------------------------------------------------------------
-def family_test_instances(families, seed=2024):
-    """One held-out instance per family: held-out slot values (where the family has them).
-    build_examples never generates these instances for training."""
+def family_test_instances(families, seed=2024, projects=None):
+    """One held-out instance per family: held-out slot values (where the family has them), never
+    a syllabus project's instance. build_examples never generates these for training."""
     rng = random.Random(seed)
+    projects = load_syllabus() if projects is None else projects
+    taken = {instance_key(p["family"], p["slots"]) for p in projects if p.get("family")}
     out = {}
     for fam in families:
         default = instance_key(fam["id"], sample_slots(fam, rng, "default"), fam["slots"])
+        held_t = _prompt_choices(fam["prompts"], "test")[0]
+        keep = set(fam["slots"]) - template_slots(fam, held_t)   # what the test prompt leaves unsaid
         for _ in range(20):   # never the default instance (the instruction pairs use it)
-            values = sample_slots(fam, rng, "test")
-            if instance_key(fam["id"], values, fam["slots"]) != default:
+            values = sample_slots(fam, rng, "test", keep_default=keep)
+            key = instance_key(fam["id"], values, fam["slots"])
+            if key != default and key not in taken:
                 break
         out[fam["id"]] = values
     return out
 
 
-def test_instance_codes(families):
-    """Every program text (all variants) of the held-out family instances."""
+def test_instance_codes(families, projects=None):
+    """Every program text (all variants) of the held-out family instances (but a default
+    instance, which training keeps: see build_examples)."""
     by_id = {f["id"]: f for f in families}
-    return {render(by_id[fid], v, var)["code"] for fid, v in family_test_instances(families).items()
+    rng = random.Random(0)
+    return {render(by_id[fid], v, var)["code"] for fid, v in family_test_instances(families, projects=projects).items()
+            if v != sample_slots(by_id[fid], rng, "default")
             for var in variants_for(by_id[fid], v)}
 
 
@@ -1080,32 +1125,56 @@ def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3,
                     "check": check, "budget_s": budget_s, "grade": grade, "source": source,
                     "family": family, "slots": slots})
 
+    def project_entry(p, lang, prompt):
+        fam = by_id.get(p.get("family"))
+        if fam is None or states_values(prompt, fam, p["slots"]):
+            entry(f"{p['id']}-{lang}", prompt, lang, p["hardware_modules"], p["scenario"], p["check"],
+                  p["budget_s"], p["grade_level"], f"project:{p['id']}", p.get("family"), p.get("slots"))
+            return
+        # this paraphrase leaves a value unsaid ("press the button and the light comes on"): its
+        # check asks for the robot's default there, as a learner's own robot has it
+        told = stated_slots(prompt, fam, p["slots"])
+        v = with_derived(fam, {n: (p["slots"][n] if n in told else sl["default"]) for n, sl in fam["slots"].items()})
+        same = [var for var in variants_for(fam, v) if var.get("style", "machine") == p.get("style")]
+        prog = render(fam, v, (same or variants_for(fam, v))[0])
+        entry(f"{p['id']}-{lang}", prompt, lang, prog["hardware"], prog["scenario"], prog["check"],
+              prog["budget_s"], p["grade_level"], f"project:{p['id']}", p.get("family"),
+              {k: x for k, x in v.items() if k in fam["slots"]})
+
     for p in projects:
         if p["split"] != "test":
             continue
-        args = (p["hardware_modules"], p["scenario"], p["check"], p["budget_s"], p["grade_level"],
-                f"project:{p['id']}", p.get("family"), p.get("slots"))
         en = p["prompts"]
         held = held_prompt_index(en)
-        entry(f"{p['id']}-en", en[held if held is not None else 0], "en", *args)
+        project_entry(p, "en", en[held if held is not None else 0])
         for lang in langs:
-            if lang == "en":
-                continue
             t = ((i18n.get(lang) or {}).get("projects") or {}).get(p["id"], {}).get("prompts")
-            if t:
-                entry(f"{p['id']}-{lang}", _prompt_choices(t, "test")[0], lang, *args)
+            if lang != "en" and t:
+                project_entry(p, lang, _prompt_choices(t, "test")[0])
     rng = random.Random(seed)
-    for fam_id, values in family_test_instances(families, seed).items():
+    for fam_id, values in family_test_instances(families, seed, projects).items():
         fam = by_id[fam_id]
-        variant = variants_for(fam, values)[0]
-        prog = render(fam, values, variant)
-        slots = {k: v for k, v in values.items() if k in fam["slots"]}
-        args = (prog["hardware"], prog["scenario"], prog["check"], prog["budget_s"], fam["grade"],
-                f"family:{fam_id}", fam_id, slots)
-        entry(f"{fam_id}-en", fill(_prompt_choices(fam["prompts"], "test")[0], values), "en", *args)
+
+        def family_entry(lang, template, words=None):
+            # a value this language's held-out paraphrase does not state takes its default, so the
+            # check asks only for what the prompt says (or what the robot has by default)
+            v = dict(values)
+            pins = {v[n] for n, sl in fam["slots"].items() if "pins" in sl}
+            for n in set(fam["slots"]) - template_slots(fam, template):
+                d = fam["slots"][n]["default"]
+                if "pins" in fam["slots"][n] and v[n] != d and d in pins:
+                    continue   # the default pin is taken by another part: keep the stated one
+                v[n] = d
+            v = with_derived(fam, {k: x for k, x in v.items() if k in fam["slots"]})
+            prog = render(fam, v, variants_for(fam, v)[0])
+            entry(f"{fam_id}-{lang}", fill(template, v, words), lang, prog["hardware"], prog["scenario"],
+                  prog["check"], prog["budget_s"], fam["grade"], f"family:{fam_id}", fam_id,
+                  {k: x for k, x in v.items() if k in fam["slots"]})
+
+        family_entry("en", _prompt_choices(fam["prompts"], "test")[0])
         others = [c for c in langs if c != "en" and family_text(i18n, c, fam_id, "prompts")]
         for lang in rng.sample(others, min(per_family_langs, len(others))):
             words = (i18n.get(lang) or {}).get("words") or {}
             t = family_text(i18n, lang, fam_id, "prompts")
-            entry(f"{fam_id}-{lang}", fill(_prompt_choices(t, "test")[0], values, words), lang, *args)
+            family_entry(lang, _prompt_choices(t, "test")[0], words)
     return out

@@ -16,6 +16,7 @@ validation examples. The same report runs on any backend and any GGUF type, so t
 INT8/INT4 shows in task terms.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -29,15 +30,32 @@ CHECK_PART = {"pin_level": "led", "toggles": "led", "buzzer": "buzzer", "servo_a
               "servo_sweep": "servo", "pixels": "neopixel"}
 
 
+@functools.lru_cache(maxsize=1)
+def _slot_defaults():
+    """{family id: the default numbers of its slots} from data/raw/tasks (the corpus's own source)."""
+    from robolm.corpus import load_families
+    out = {}
+    for f in load_families():
+        nums = []
+        for slot in f["slots"].values():
+            d = slot["default"]
+            nums += [x for x in (d if isinstance(d, list) else [d]) if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        out[f["id"]] = tuple(nums)
+    return out
+
+
 def unstated_facts(p):
     """The pins and frequencies that the prompt's check and scenario depend on but neither the
     prompt nor its hardware list states (the robot firmware's default pin for that part counts
-    as stated: the robot.* API uses it). Some held-out paraphrases drop them ("press the button
-    and the light comes on", checked on pin 17): no model can know those, so the behaviour rate
-    is also reported over the fully specified prompts."""
+    as stated: the robot.* API uses it, and so does the default value of the task's slot, which is
+    what a request that names no value means). test_prompts.json is built so that a paraphrase that
+    leaves a value unsaid is checked against the default (corpus.build_test_prompts); what is left
+    here is mostly a translation that drops a number, so the behaviour rate is also reported over
+    the fully specified prompts."""
     import re
     from robolm.sim.scenario import DEFAULT_PINS          # the firmware's default pin map
     said = set(re.findall(r"\d+", p["prompt"] + " " + " ".join(map(str, p.get("hardware") or []))))
+    said |= {str(int(v)) for v in _slot_defaults().get(p.get("family"), ())}
     missing = []
 
     def need(role, v, what):
@@ -75,7 +93,8 @@ def generate(engine, tok, ids, n, temperature, seed, stop):
 def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress=True):
     """One row per prompt: the first (greedy) candidate's code and verdicts, and the program that
     validation-guided generation returns (as sample.py: the first candidate that is valid and uses
-    every number of the prompt, else the fewest errors, then the fewest unused numbers)."""
+    every number and every listed part of the request, else the fewest errors, then the fewest
+    ignored numbers and parts)."""
     from robolm.prompt import build_prompt
     from robolm.sim import run_many
     from robolm.sim.checks import run_check
@@ -85,11 +104,10 @@ def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress
     rows, t0 = [], time.time()
     for i, p in enumerate(prompts):
         ids = build_prompt(tok, p["prompt"], p.get("hardware") or "", p["lang"])
-        said = p["prompt"] + " " + ", ".join(map(str, p.get("hardware") or []))
         tried = []                                                   # (rank, code, report)
         for k in range(candidates):                                  # greedy first, then samples at 0.7
             code = generate(engine, tok, ids, max_new_tokens, 0.0 if k == 0 else 0.7, 1 + k, stop)
-            report, missing, rank = check_candidate(code, said)
+            report, missing, rank = check_candidate(code, p["prompt"], p.get("hardware") or ())
             tried.append((rank, code, report))
             if report.ok and not missing:
                 break

@@ -941,11 +941,50 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
     return missing
 
 
-def check_candidate(code: str, prompt: str):
+# A part of the [HARDWARE] list and what a program that uses it must contain: a firmware block of
+# that part (robot.beep) or the raw MicroPython that drives it (PWM, NeoPixel, time_pulse_us).
+_PART_USE = [   # (words in the part's name, raw MicroPython, firmware blocks' hardware name)
+    (("neopixel", "rgb"), r"NeoPixel", "NeoPixel Strip"),
+    (("oled", "ssd1306", "display"), r"SSD1306", "SSD1306 OLED"),
+    (("buzzer",), r"PWM\(", "Buzzer"),
+    (("servo",), r"PWM\(", "Servo Motor"),
+    (("hc-sr04", "ultrasonic"), r"time_pulse_us", "HC-SR04 Ultrasonic Sensor"),
+    (("line",), r"Pin\.IN", "IR Line Sensor x2"),
+    (("motor", "l298n"), r"PWM\(|Pin\.OUT", "DC Motor x2"),
+    (("button",), r"Pin\.IN|PULL_UP", "Push Button"),
+    (("ldr", "light sensor"), r"ADC\(", "LDR Light Sensor"),
+    (("potentiometer",), r"ADC\(", "Potentiometer"),
+    (("dht",), r"\bdht\.", "DHT11 Sensor"),
+    (("wifi",), r"\bnetwork\.", "ESP32 WiFi"),
+    (("led",), r"Pin\.OUT|PWM\(", "On-board LED"),
+]
+
+
+def hardware_missing(hardware, code: str) -> list[str]:
+    """The parts of the learner's [HARDWARE] list (names or a comma-separated string) that the
+    program never uses: a request for the buzzer answered with a NeoPixel program is the wrong
+    program, however valid. Unknown part names are not judged."""
+    from .registry import block_registry
+    parts = [h.strip() for h in (hardware.split(",") if isinstance(hardware, str) else hardware or []) if h.strip()]
+    missing = []
+    for part in parts:
+        low = part.lower()
+        for words, raw, group in _PART_USE:
+            if any(w in low for w in words):
+                blocks = [b["block_name"] for b in block_registry() if group in (b.get("hardware_required") or [])]
+                used = re.search(raw, code) or re.search(r"\brobot\.(" + "|".join(blocks) + r")\(", code)
+                if not used:
+                    missing.append(part)
+                break
+    return missing
+
+
+def check_candidate(code: str, prompt: str, hardware=()):
     """One generated program judged as validation-guided generation does (sample.py and
-    robolm/evaluate.py): (report, the prompt's unused numbers, rank). A lower rank is better:
-    (errors, unused numbers); (0, 0) with report.ok is accepted at once."""
+    robolm/evaluate.py): (report, what of the request it ignores: the prompt's numbers and the
+    [HARDWARE] parts it never uses, rank). A lower rank is better: (errors, ignored);
+    (0, 0) with report.ok is accepted at once."""
     report = validate(code)
-    missing = prompt_numbers_missing(prompt, code)
+    missing = prompt_numbers_missing(prompt, code) + hardware_missing(hardware, code)
     errors = sum(getattr(d, "severity", "error") == "error" for d in report.diagnostics)
     return report, missing, (errors, len(missing))

@@ -86,9 +86,13 @@ def test_no_leakage_into_training(tiny, raw_snapshot):
     assert not any(r.get("code") in test_codes for r in rows if r.get("split") == "train")
     families = {f["id"]: f for f in fams}
     tests = json.loads((out / "test_prompts.json").read_text(encoding="utf-8"))
-    test_instances = {C.instance_key(t["family"], t["slots"]) for t in tests if t.get("family")}
     train_instances = {r["instance"] for r in train if r.get("instance")}
-    assert not (test_instances & train_instances)
+    # a test instance with a held-out value, and every test project's own instance, never trains;
+    # a paraphrase that leaves values unsaid is checked against the defaults, which do train
+    held = {C.instance_key(t["family"], t["slots"]) for t in tests if t.get("family")
+            and any(t["slots"].get(k) == v for k, v in C.held_values(families[t["family"]]).items())}
+    held |= {C.instance_key(p["family"], p["slots"]) for p in projects if p["split"] == "test"}
+    assert held and not (held & train_instances)
     train_prompts = {r["prompt"] for r in train if "prompt" in r}
     assert not any(t["prompt"] in train_prompts for t in tests)
     # the held-out paraphrase template of each family never appears in training
@@ -165,3 +169,22 @@ def test_default_size_corpus(tmp_path):
     assert tokens["sft"]["train"]["tokens"] > tokens["pretrain_train"]
     assert meta["simulation"]["projects"]["passed"] == 100
     assert meta["simulation"]["augmented_sample"]["passed"] >= 0.98 * meta["simulation"]["augmented_sample"]["n"]
+
+
+def test_prompts_state_every_value_their_program_differs_in(tiny, raw_snapshot):
+    """A training prompt states every slot value that differs from the default (a request that
+    names no pin gets the robot's own pin), and so does every held-out prompt: the model is never
+    asked to guess a value, in training or in the evaluation."""
+    out, _ = tiny
+    fams = {f["id"]: f for f in C.load_families(raw_snapshot / "tasks")}
+    rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    family_rows = [r for r in rows if r["type"] == "code" and r.get("source", "").startswith("family:")]
+    assert family_rows
+    for r in family_rows:
+        fam = fams[r["family"]]
+        values = json.loads(r["instance"].split(":", 1)[1])
+        assert C.states_values(r["prompt"], fam, values), (r["prompt"], values)
+    tests = json.loads((out / "test_prompts.json").read_text(encoding="utf-8"))
+    for t in tests:
+        if t.get("family"):
+            assert C.states_values(t["prompt"], fams[t["family"]], t["slots"]), (t["id"], t["prompt"], t["slots"])

@@ -138,3 +138,6 @@ def test_unstated_facts_flags_checks_the_prompt_cannot_support():
     buzz = {"kind": "buzzer", "pin": 23, "freq": 1500}          # 23 is the firmware's buzzer pin
     assert unstated_facts({"prompt": "beep at 1500 Hz", "check": buzz}) == []
     assert unstated_facts({"prompt": "sound the alarm", "check": buzz}) == ["1500 Hz"]
+    # what a request that names no value means: the task's default (security_alarm beeps at 2000 Hz)
+    alarm = {"kind": "buzzer", "pin": 23, "freq": 2000}
+    assert unstated_facts({"prompt": "sound the alarm", "check": alarm, "family": "security_alarm"}) == []

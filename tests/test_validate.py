@@ -266,3 +266,25 @@ def test_check_candidate_ranks_errors_before_unused_numbers():
              (("good", good), ("wrong_pin", wrong_pin), ("broken", broken))}
     assert ranks["good"] == (0, 0) and ranks["wrong_pin"] == (0, 1)
     assert ranks["broken"][0] > 0 and sorted(ranks, key=ranks.get) == ["good", "wrong_pin", "broken"]
+
+
+@pytest.mark.parametrize("hardware, code, missing", [
+    (["Buzzer"], "from robot import Robot\nrobot = Robot()\nrobot.beep(1000, 200)\n", []),
+    (["Buzzer"], "from machine import Pin, PWM\nb = PWM(Pin(23), freq=500, duty=512)\n", []),
+    ("Buzzer, LED", "from robot import Robot\nrobot = Robot()\nrobot.set_rgb(0, 0, 255)\n", ["Buzzer", "LED"]),
+    (["SSD1306 OLED display"], "from robot import Robot\nrobot = Robot()\nrobot.led_on()\n", ["SSD1306 OLED display"]),
+    (["NeoPixel strip", "LDR light sensor"], "np = NeoPixel(Pin(16), 8)\nv = ADC(Pin(36)).read()\n", []),
+    (["Flux capacitor"], "print(1)\n", []),            # a part it does not know is not judged
+    ((), "print(1)\n", []),
+])
+def test_hardware_missing(hardware, code, missing):
+    from robolm.validate import hardware_missing
+    assert hardware_missing(hardware, code) == missing
+
+
+def test_check_candidate_counts_ignored_parts():
+    from robolm.validate import check_candidate
+    neo = "from robot import Robot\nrobot = Robot()\nrobot.set_rgb(255, 0, 0)\n"
+    beep = "from robot import Robot\nrobot = Robot()\nrobot.beep(1500, 100)\n"
+    assert check_candidate(neo, "beep at 1500 Hz", ["Buzzer"])[1] == ["1500", "Buzzer"]
+    assert check_candidate(beep, "beep at 1500 Hz", ["Buzzer"])[2] == (0, 0)
