@@ -402,12 +402,19 @@ def add_try_except(code):
     return "\n".join(out) + "\n"
 
 
+def titled(code, title):
+    """A training program starts with its task's name as a comment ("# Siren sound"): the model
+    names the task first, so the choice of program is one early, explicit step, and a learner
+    reads what the program is meant to do."""
+    return f"# {title}\n" + code
+
+
 def augment(family, program, rng, lang, i18n, title, values=None):
     """One augmented copy of a program: returns (code, [technique names])."""
     code, used = program["code"], []
     values = values or {}
     mapping = pick_renames(family, code, rng)
-    if mapping and rng.random() < 0.7:
+    if mapping and rng.random() < 0.35:   # 0.7 taught the model to mix names (button / btn)
         code = rename_vars(code, mapping)
         used.append("variable_renaming")
     r = rng.random()
@@ -419,9 +426,6 @@ def augment(family, program, rng, lang, i18n, title, values=None):
     elif r < 0.25:
         code = strip_comments(code)
         used.append("comment_removal")
-    elif r < 0.4:
-        code = f"# {title}\n" + code
-        used.append("comment_injection")
     if family["loop"] == "forever":
         r = rng.random()
         new = None
@@ -819,6 +823,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             variant = rng.choice(variants_for(fam, values))
             program = render(fam, values, variant)
             code, used = augment(fam, program, rng, lang, i18n, fam["title"], values)
+            code = titled(code, fam["title"])
             candidates.append((values, key, split, program, lang, code, used, plang, texts, template))
         checked = checker.validate_batch([c[5] for c in candidates])
         made = 0
@@ -862,13 +867,15 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             lang = pick_lang(shares, rng)
             code = p["micropython_code"]
             used = []
+            title = fam["title"] if fam is not None else re.sub(r"\s*\(.*\)$", "", p["project_title"])
             if c > 0 and fam is not None:
                 values = with_derived(fam, p["slots"])
-                code, used = augment(fam, {"code": code}, rng, lang, i18n, p["project_title"], values)
+                code, used = augment(fam, {"code": code}, rng, lang, i18n, title, values)
                 ok, msg = checker.validate(code)
                 if not ok:
                     stats.rejected.append((f"project:{p['id']}", msg))
                     continue
+            code = titled(code, title)
             texts, plang = texts_for(lang, "project", p["id"], "prompts", p["prompts"])
             choices = _prompt_choices(texts, "train")
             if fam is not None:   # prefer the paraphrases that state the project's non-default values

@@ -972,7 +972,7 @@ def hardware_missing(hardware, code: str) -> list[str]:
         for words, raw, group in _PART_USE:
             if any(w in low for w in words):
                 blocks = [b["block_name"] for b in block_registry() if group in (b.get("hardware_required") or [])]
-                used = re.search(raw, code) or re.search(r"\brobot\.(" + "|".join(blocks) + r")\(", code)
+                used = re.search(raw, code) or re.search(r"\.(" + "|".join(blocks) + r")\(", code)   # robot, guard, bot...
                 if not used:
                     missing.append(part)
                 break

@@ -288,3 +288,9 @@ def test_check_candidate_counts_ignored_parts():
     beep = "from robot import Robot\nrobot = Robot()\nrobot.beep(1500, 100)\n"
     assert check_candidate(neo, "beep at 1500 Hz", ["Buzzer"])[1] == ["1500", "Buzzer"]
     assert check_candidate(beep, "beep at 1500 Hz", ["Buzzer"])[2] == (0, 0)
+
+
+def test_hardware_missing_accepts_a_renamed_robot():
+    from robolm.validate import hardware_missing
+    code = "from robot import Robot\nguard = Robot()\nguard.led_on()\nguard.beep(2000, 100)\n"
+    assert hardware_missing(["LED", "Buzzer"], code) == []
