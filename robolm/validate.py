@@ -920,12 +920,14 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------
 _PROMPT_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]*[^\W\d])")   # not ESP32, HC-SR04, DHT11
 _CODE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+_TRIPLE = re.compile(r"(?<![\w.])(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?!\w|\.\d)")
 
 
 def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
     """The numbers of the prompt that the code never uses, in any of the units a program would
     write them in (n, n*1000: seconds as ms, n/1000: ms as seconds). Digits inside names such as
-    ESP32 or DHT11 are not numbers. Comments and strings count: "Count: 3" uses 3."""
+    ESP32 or DHT11 are not numbers. Comments and strings count: "Count: 3" uses 3. Three numbers
+    written as a colour ("0, 0, 255") must appear in that order."""
     have = set()
     for m in _CODE_NUMBER.findall(code):
         v = float(m)
@@ -938,6 +940,11 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
             continue
         if v not in have and m not in missing:
             missing.append(m)
+    # a colour is three numbers in order: "0, 0, 255" asks for (0, 0, 255), not (255, 255, 0)
+    code_triples = {tuple(map(int, t)) for t in _TRIPLE.findall(code)}
+    for t in _TRIPLE.findall(prompt):
+        if tuple(map(int, t)) not in code_triples and ", ".join(t) not in missing:
+            missing.append(", ".join(t))
     return missing
 
 

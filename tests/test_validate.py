@@ -250,6 +250,8 @@ def test_one_problem_one_diagnostic():
     ("पिन 4 पर LED को हर 1 सेकंड में ब्लिंक करो", "led = Pin(4, Pin.OUT)\ntime.sleep(1)\n", []),
     ("HC-SR04 on an ESP32: beep under 25 cm, DHT11 idle.", "if d < 25:\n    beep()\n", []),
     ("colour 0, 0, 255.", "np[0] = (0, 0, 255)\n", []),
+    ("colour 0, 0, 255.", "np.fill((255, 255, 0))\n", ["0, 0, 255"]),
+    ("set the strip to (10, 200, 30)", "robot.set_rgb(10, 200, 30)\n", []),
     ("turn the servo to 90 degrees", "servo.angle(45)\n", ["90"]),
 ])
 def test_prompt_numbers_missing(prompt, code, missing):
