@@ -196,12 +196,13 @@ def stated_slots(text, family, values):
     """The slots whose value a concrete prompt states: numbers as whole numbers, a colour by its
     three numbers. A slot at its default counts as stated (the robot's own pin needs no words),
     and so does a word value (a translation may say "right" or "Good morning" in its own words)."""
+    def written(x):   # 0.5 also as 0,5 (a decimal comma); 5 not inside 15 or 0.5
+        return re.search(r"(?<![\d.])" + re.escape(fmt(x)).replace(r"\.", "[.,]") + r"(?!\d)", text)
+
     out = set()
     for name, slot in family["slots"].items():
         v = values.get(name, slot["default"])
-        parts = v if isinstance(v, list) else [v]
-        if v == slot["default"] or isinstance(v, str) or all(re.search(r"(?<![\d.])" + re.escape(fmt(x)).replace(r"\.", "[.,]") + r"(?![\d])", text)
-                                       for x in parts):
+        if v == slot["default"] or isinstance(v, str) or all(written(x) for x in (v if isinstance(v, list) else [v])):
             out.add(name)
     return out
 
