@@ -212,6 +212,18 @@ def states_values(text, family, values):
     return stated_slots(text, family, values) == set(family["slots"])
 
 
+def unsaid_to_defaults(family, values, stated):
+    """The slot values with every slot outside `stated` at its default (a request that does not
+    name a value means the robot's own), derived values recomputed. A default pin that a stated
+    part already uses is left as it was."""
+    v = {k: x for k, x in values.items() if k in family["slots"]}
+    taken = {v[n] for n in stated if "pins" in family["slots"][n]}
+    for n, slot in family["slots"].items():
+        if n not in stated and not ("pins" in slot and slot["default"] in taken):
+            v[n] = slot["default"]
+    return with_derived(family, v)
+
+
 def with_derived(family, values):
     values = dict(values)
     for name, expr in family["derived"].items():
@@ -592,6 +604,11 @@ def instance_key(fam_id, values, slot_names=None):
     return fam_id + ":" + json.dumps(slots, sort_keys=True, default=str)
 
 
+def default_key(family):
+    """The instance key of a family's default instance (every slot at its default)."""
+    return instance_key(family["id"], {n: slot["default"] for n, slot in family["slots"].items()})
+
+
 def held_prompt_index(prompts):
     """Index of the paraphrase held out for test (the last one when there are >= 3), or None."""
     return len(prompts) - 1 if len(prompts) >= 3 else None
@@ -761,7 +778,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     examples = []
     # a family's default instance is what every vague request means: it stays in training even
     # where a family's held-out paraphrase states nothing (then only the paraphrase is new)
-    defaults = {instance_key(f["id"], sample_slots(f, rng, "default"), f["slots"]) for f in families}
+    defaults = {default_key(f) for f in families}
     reserved = {instance_key(fid, v, by_id[fid]["slots"])
                 for fid, v in family_test_instances(families, projects=projects).items()} - defaults
     reserved |= {instance_key(p["family"], p["slots"]) for p in projects
@@ -1098,7 +1115,7 @@ def family_test_instances(families, seed=2024, projects=None):
     taken = {instance_key(p["family"], p["slots"]) for p in projects if p.get("family")}
     out = {}
     for fam in families:
-        default = instance_key(fam["id"], sample_slots(fam, rng, "default"), fam["slots"])
+        default = default_key(fam)
         held_t = _prompt_choices(fam["prompts"], "test")[0]
         keep = set(fam["slots"]) - template_slots(fam, held_t)   # what the test prompt leaves unsaid
         for _ in range(20):   # never the default instance (the instruction pairs use it)
@@ -1114,9 +1131,8 @@ def test_instance_codes(families, projects=None):
     """Every program text (all variants) of the held-out family instances (but a default
     instance, which training keeps: see build_examples)."""
     by_id = {f["id"]: f for f in families}
-    rng = random.Random(0)
     return {render(by_id[fid], v, var)["code"] for fid, v in family_test_instances(families, projects=projects).items()
-            if v != sample_slots(by_id[fid], rng, "default")
+            if instance_key(fid, v, by_id[fid]["slots"]) != default_key(by_id[fid])
             for var in variants_for(by_id[fid], v)}
 
 
@@ -1141,8 +1157,7 @@ def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3,
             return
         # this paraphrase leaves a value unsaid ("press the button and the light comes on"): its
         # check asks for the robot's default there, as a learner's own robot has it
-        told = stated_slots(prompt, fam, p["slots"])
-        v = with_derived(fam, {n: (p["slots"][n] if n in told else sl["default"]) for n, sl in fam["slots"].items()})
+        v = unsaid_to_defaults(fam, p["slots"], stated_slots(prompt, fam, p["slots"]))
         same = [var for var in variants_for(fam, v) if var.get("style", "machine") == p.get("style")]
         prog = render(fam, v, (same or variants_for(fam, v))[0])
         entry(f"{p['id']}-{lang}", prompt, lang, prog["hardware"], prog["scenario"], prog["check"],
@@ -1166,14 +1181,7 @@ def build_test_prompts(families, projects, i18n, langs=None, per_family_langs=3,
         def family_entry(lang, template, words=None):
             # a value this language's held-out paraphrase does not state takes its default, so the
             # check asks only for what the prompt says (or what the robot has by default)
-            v = dict(values)
-            pins = {v[n] for n, sl in fam["slots"].items() if "pins" in sl}
-            for n in set(fam["slots"]) - template_slots(fam, template):
-                d = fam["slots"][n]["default"]
-                if "pins" in fam["slots"][n] and v[n] != d and d in pins:
-                    continue   # the default pin is taken by another part: keep the stated one
-                v[n] = d
-            v = with_derived(fam, {k: x for k, x in v.items() if k in fam["slots"]})
+            v = unsaid_to_defaults(fam, values, template_slots(fam, template))
             prog = render(fam, v, variants_for(fam, v)[0])
             entry(f"{fam_id}-{lang}", fill(template, v, words), lang, prog["hardware"], prog["scenario"],
                   prog["check"], prog["budget_s"], fam["grade"], f"family:{fam_id}", fam_id,

@@ -967,20 +967,27 @@ _PART_USE = [   # (words in the part's name, raw MicroPython, firmware blocks' h
 ]
 
 
+@functools.lru_cache(maxsize=1)
+def _part_calls() -> dict:
+    """{firmware hardware name: regex of a call to one of its blocks} (on any variable: robot, bot)."""
+    groups = {}
+    for b in registry.block_registry():
+        for part in b.get("hardware_required") or []:
+            groups.setdefault(part, []).append(b["block_name"])
+    return {part: re.compile(r"\.(" + "|".join(names) + r")\(") for part, names in groups.items()}
+
+
 def hardware_missing(hardware, code: str) -> list[str]:
     """The parts of the learner's [HARDWARE] list (names or a comma-separated string) that the
     program never uses: a request for the buzzer answered with a NeoPixel program is the wrong
     program, however valid. Unknown part names are not judged."""
-    from .registry import block_registry
     parts = [h.strip() for h in (hardware.split(",") if isinstance(hardware, str) else hardware or []) if h.strip()]
     missing = []
     for part in parts:
         low = part.lower()
         for words, raw, group in _PART_USE:
             if any(w in low for w in words):
-                blocks = [b["block_name"] for b in block_registry() if group in (b.get("hardware_required") or [])]
-                used = re.search(raw, code) or re.search(r"\.(" + "|".join(blocks) + r")\(", code)   # robot, guard, bot...
-                if not used:
+                if not (re.search(raw, code) or _part_calls()[group].search(code)):
                     missing.append(part)
                 break
     return missing
