@@ -90,6 +90,9 @@ def load_families(tasks_dir=RAW / "tasks"):
                     raise CorpusError(f"{where}: slot {name!r} needs 'pins' or 'values'")
                 if "default" not in slot:
                     raise CorpusError(f"{where}: slot {name!r} needs a default")
+                if not (slot.get("range") in (None, False, "text", "name") or
+                        (isinstance(slot["range"], list) and len(slot["range"]) == 3)):
+                    raise CorpusError(f"{where}: slot {name!r} range must be text, name, false or [lo, hi, step]")
                 if "held" in slot and (slot["held"] not in slot.get("values", []) or slot["held"] == slot["default"]):
                     raise CorpusError(f"{where}: slot {name!r} held value must be one of its values, not the default")
             for role, slot in (fam.get("robot_pins") or {}).items():
@@ -156,6 +159,60 @@ def held_values(family):
     return {name: slot["held"] for name, slot in family["slots"].items() if "held" in slot}
 
 
+# Half of the training values of a slot come from its whole range instead of its short list, so
+# the model learns to copy the number, colour or text of a request rather than recall one of the
+# few it has seen (before this, an unseen colour such as 0, 0, 255 came out as a familiar one).
+RANGE_SHARE = 0.5
+_GRID_STEPS = (100, 50, 25, 10, 5, 2, 1)
+_TEXT_WORDS = ("Hello Hi Hey Good Welcome Go Start Stop Ready Robot Robo Team Class Lab Club Maker Day Night "
+               "Morning Evening Science Fair Smile Power On Off Level Score Test Fun Play Game Win Red Blue "
+               "Green Gold Star Sun Moon Rain Cloud Tiger Lion Eagle Panda Rocket Space Mars Earth Ocean River "
+               "Asha Ravi Meena Arjun Lina Tom Maya Ali Sara Kiran Yuki Chen Nia Leo Priya Omar Zara Dev "
+               "Happy Cool Super Mega Tiny Big Fast Slow Bright Dark Hot Cold Party Music Dance Code Build "
+               "Think Learn Dream Friends School Garden Kitchen Door Box Bot Alpha Beta Delta Zero One Two "
+               "Three Ten").split()
+
+
+def _grid(values):
+    """A range's grid for a numeric value list: (smallest, largest, step, scale). The step is the
+    largest of 100, 50, 25, 10, 5, 2, 1 that every listed value sits on and that still leaves at
+    least 20 values (hundredths for decimal lists: 0.1 .. 1.5 -> 0.05 steps)."""
+    scale = 1 if all(isinstance(v, int) for v in values) else 100
+    ints = [round(v * scale) for v in values]
+    lo, hi = min(ints), max(ints)
+    on_grid = [s for s in _GRID_STEPS if all((v - lo) % s == 0 for v in ints)]
+    step = next((s for s in on_grid if (hi - lo) // s >= 20), 1)
+    return lo, hi, step, scale
+
+
+def range_value(slot, rng):
+    """One value from a slot's whole range (None when it has none: pins, one-value lists, word
+    values such as 'left'). Numbers: any point of the list's grid (_grid) or of an explicit
+    `range: [lo, hi, step]`; colours: any (r, g, b); `range: text`: one to three words;
+    `range: name`: a word and a number, no spaces (network names, passwords)."""
+    kind = slot.get("range")
+    values = slot.get("values") or []
+    if kind == "text":
+        words = rng.sample(_TEXT_WORDS, rng.choice((1, 2, 2, 3)))
+        text = " ".join(words)
+        return rng.choice((text, text, text.lower(), text.upper()))
+    if kind == "name":
+        return rng.choice(_TEXT_WORDS) + rng.choice(("", "_", "-")) + str(rng.randrange(1, 1000))
+    if isinstance(kind, list):
+        lo, hi, step = kind
+        v = lo + step * rng.randrange(int(round((hi - lo) / step)) + 1)
+        return round(v, 4) if isinstance(step, float) or isinstance(lo, float) else v
+    if len(values) < 2 or kind is False:
+        return None
+    if all(isinstance(v, list) and len(v) == 3 for v in values):
+        return [rng.randrange(256) for _ in range(3)]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        lo, hi, step, scale = _grid(values)
+        v = lo + step * rng.randrange((hi - lo) // step + 1)
+        return v if scale == 1 else (v // scale if v % scale == 0 else v / scale)
+    return None
+
+
 def template_slots(family, template):
     """The slots a prompt template states: {slot} itself or a derived value computed from it
     ({r} states `color`, {half_ms} states `period_ms`)."""
@@ -167,11 +224,12 @@ def template_slots(family, template):
     return out
 
 
-def sample_slots(family, rng, mode="train", keep_default=()):
+def sample_slots(family, rng, mode="train", keep_default=(), ranges=False):
     """Pick a value for every slot. mode: 'train' never uses held-out values, 'test' uses a held
     value for every slot that has one, 'default' uses the defaults. Slots in keep_default take
     their default (a prompt that does not state a pin means the robot's own pin). Pins of one
-    family differ."""
+    family differ. ranges=True (the training corpus): a share of values (RANGE_SHARE) comes from
+    the slot's whole range (range_value), never equal to a held-out value."""
     held = held_values(family)
     values = {}
     used_pins = {s["default"] for n, s in family["slots"].items() if "pins" in s and n in keep_default}
@@ -184,12 +242,18 @@ def sample_slots(family, rng, mode="train", keep_default=()):
         elif mode == "test" and name in held:
             v = held[name]
         else:
-            choices = [x for x in slot["values"] if not (name in held and x == held[name])]
-            v = rng.choice(choices)
+            v = range_value(slot, rng) if ranges and mode == "train" and rng.random() < RANGE_SHARE else None
+            if v is None or (name in held and _same(v, held[name])):
+                v = rng.choice([x for x in slot["values"] if not (name in held and x == held[name])])
         if "pins" in slot:
             used_pins.add(v)
         values[name] = v
     return with_derived(family, values)
+
+
+def _same(a, b):
+    """Equal values; texts regardless of case ('GOOD MORNING' is the held 'Good morning')."""
+    return a.casefold() == b.casefold() if isinstance(a, str) and isinstance(b, str) else a == b
 
 
 def stated_slots(text, family, values):
@@ -760,7 +824,9 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
 
     Leakage rules (checked by tests):
     - syllabus projects carry a split; a val/test project appears only in its split, and its
-      family instance (family + slot values) is never generated for training;
+      family instance (family + slot values) is never generated for training, except a family's
+      default instance (what a request naming no value means), which always trains: a val
+      project on it measures new wording only, and no test project sits on one;
     - family instances in training never use a held-out slot value (held_values) nor the
       held-out paraphrase of a prompt list; test prompts (test_prompts.json) use both;
     - instruction pairs are split by id.
@@ -776,13 +842,15 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     rng = random.Random(seed)
     stats = Stats()
     examples = []
-    # a family's default instance is what every vague request means: it stays in training even
-    # where a family's held-out paraphrase states nothing (then only the paraphrase is new)
+    # a family's default instance is what every vague request means: it always trains, even where
+    # a family's held-out paraphrase states nothing (then only the paraphrase is new) or a val
+    # project uses it (no test project does: tests/test_corpus.py), and never goes to val
     defaults = {default_key(f) for f in families}
     reserved = {instance_key(fid, v, by_id[fid]["slots"])
-                for fid, v in family_test_instances(families, projects=projects).items()} - defaults
+                for fid, v in family_test_instances(families, projects=projects).items()}
     reserved |= {instance_key(p["family"], p["slots"]) for p in projects
                  if p.get("family") and p["split"] != "train"}
+    reserved -= defaults
 
     def texts_for(lang, kind, fam_id, key, default):
         if lang == "en":
@@ -833,11 +901,11 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             texts, plang = texts_for(lang, "family", fam["id"], "prompts", fam["prompts"])
             template = rng.choice(_prompt_choices(texts, "train"))
             keep = set(fam["slots"]) - template_slots(fam, template)
-            values = sample_slots(fam, rng, "default" if attempt == 0 else "train", keep_default=keep)
+            values = sample_slots(fam, rng, "default" if attempt == 0 else "train", keep_default=keep, ranges=True)
             key = instance_key(fam["id"], values, fam["slots"])
             if key in reserved:
                 continue
-            split = "val" if split_of(key, val=0.04, test=0.0) == "val" else "train"
+            split = "val" if key not in defaults and split_of(key, val=0.04, test=0.0) == "val" else "train"
             variant = rng.choice(variants_for(fam, values))
             program = render(fam, values, variant)
             code, used = augment(fam, program, rng, lang, i18n, fam["title"], values)

@@ -76,11 +76,52 @@ def test_held_out_values_never_sampled_for_training(families):
     for f in families:
         held = C.held_values(f)
         for _ in range(30):
-            v = C.sample_slots(f, rng, "train")
-            assert not any(v[k] == hv for k, hv in held.items()), f["id"]
+            v = C.sample_slots(f, rng, "train", ranges=True)
+            assert not any(C._same(v[k], hv) for k, hv in held.items()), f["id"]
         if held:
             t = C.sample_slots(f, rng, "test")
             assert all(t[k] == hv for k, hv in held.items())
+
+
+def test_range_values_stay_on_the_lists_grid(families):
+    """A range value of a numeric slot lies between the list's smallest and largest value on its
+    grid; a colour is three numbers 0-255; a text is words the OLED font can draw."""
+    rng = random.Random(5)
+    seen_new = 0
+    for f in families:
+        for name, slot in f["slots"].items():
+            if "pins" in slot:
+                continue
+            listed = slot["values"]
+            for _ in range(50):
+                v = C.range_value(slot, rng)
+                if v is None:
+                    continue
+                seen_new += v not in listed
+                if isinstance(v, list):
+                    assert len(v) == 3 and all(0 <= x <= 255 for x in v), (f["id"], name, v)
+                elif isinstance(v, str):
+                    assert v.isascii() and v.strip() == v and 0 < len(v) <= 24, (f["id"], name, v)
+                else:
+                    lo, hi, step, scale = C._grid(listed)
+                    assert lo <= round(v * scale) <= hi and (round(v * scale) - lo) % step == 0, (f["id"], name, v)
+    assert seen_new > 1000   # ranges add values the lists do not have
+
+
+def test_range_programs_validate_and_behave(families, checker, monkeypatch):
+    """Programs made from range values (every slot drawn from its range) compile, pass the API
+    checker and pass their family's behaviour check in the simulator."""
+    monkeypatch.setattr(C, "RANGE_SHARE", 1.0)
+    rng = random.Random(6)
+    jobs = []
+    for f in families:
+        values = C.sample_slots(f, rng, "train", ranges=True)
+        prog = C.render(f, values, rng.choice(C.variants_for(f, values)))
+        jobs.append((prog["code"], prog["scenario"], prog["check"], prog["budget_s"]))
+    assert all(ok for ok, _ in checker.validate_batch([j[0] for j in jobs]))
+    results = checker.simulate_many(jobs)
+    bad = [(j[0].split("\n")[0], r) for j, r in zip(jobs, results) if not r[0]]
+    assert not bad, bad[:3]
 
 
 def test_every_family_variant_validates(families, checker):
@@ -244,3 +285,14 @@ def test_held_out_instances_are_solvable(families, checker):
     results = checker.simulate_many(jobs)
     bad = [(j[0][:120], msg) for j, (ok, msg) in zip(jobs, results) if not ok]
     assert not bad, bad[:3]
+
+
+def test_no_held_out_project_sits_on_a_family_default(families):
+    """A request that names no value means the family's default instance, which therefore always
+    trains (build_examples); a test project on it would be a held-out program that trains (the
+    light meter project once was: its vague prompts were checked against a colour the model had
+    never seen, the default being kept out of training for the project)."""
+    defaults = {C.default_key(f) for f in families}
+    on_default = [p["id"] for p in C.load_syllabus() if p.get("family") and p["split"] == "test"
+                  and C.instance_key(p["family"], p["slots"]) in defaults]
+    assert not on_default

@@ -95,6 +95,8 @@ def test_no_leakage_into_training(tiny, raw_snapshot):
             and any(t["slots"].get(k) == v for k, v in C.held_values(families[t["family"]]).items())}
     held |= {C.instance_key(p["family"], p["slots"]) for p in projects if p["split"] == "test"}
     assert held and not (held & train_instances)
+    # ... and every family's default instance (what a request naming no value means) does train
+    assert {C.default_key(f) for f in fams} <= train_instances
     train_prompts = {r["prompt"] for r in train if "prompt" in r}
     assert not any(t["prompt"] in train_prompts for t in tests)
     # the held-out paraphrase template of each family never appears in training
