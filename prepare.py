@@ -47,6 +47,8 @@ def parse_args(argv=None):
                     help="settings of the tokenizer trained when --tokenizer is not given")
     ap.add_argument("--vocab-size", type=int, default=None, help="override the tokenizer config's vocab size")
     ap.add_argument("--samples-per-family", type=int, default=250, help="augmented programs per task family")
+    ap.add_argument("--range-share", type=float, default=C.RANGE_SHARE,
+                    help="share of training slot values drawn from the slot's whole range (corpus.range_value)")
     ap.add_argument("--prompts-per-program", type=int, default=3, help="prompts (paraphrases/languages) per program")
     ap.add_argument("--explain-ratio", type=float, default=0.35, help="share of programs that also get an explain example")
     ap.add_argument("--hardware-dropout", type=float, default=0.4,
@@ -62,6 +64,9 @@ def parse_args(argv=None):
     ap.add_argument("--write-test-prompts", action="store_true",
                     help="also write data/raw/syllabus/test_prompts.json (held-out prompts, all languages present)")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.range_share <= 1.0:
+        ap.error(f"--range-share must be between 0 and 1, got {args.range_share}")
+    C.RANGE_SHARE = args.range_share
     if args.tiny:
         args.samples_per_family, args.project_copies, args.sim_sample = 6, 2, 20
         args.vocab_size = args.vocab_size or 1024

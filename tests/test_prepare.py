@@ -192,3 +192,23 @@ def test_prompts_state_every_value_their_program_differs_in(tiny, raw_snapshot):
     for t in tests:
         if t.get("family"):
             assert C.states_values(t["prompt"], fams[t["family"]], t["slots"]), (t["id"], t["prompt"], t["slots"])
+
+
+def test_range_share_is_checked_and_applied(tmp_path):
+    """--range-share outside 0..1 is a one-line error; a share of 1 puts range values (never a
+    held-out one) in the corpus."""
+    ROOT = Path(__file__).resolve().parents[1]
+    bad = subprocess.run([sys.executable, str(ROOT / "prepare.py"), "--range-share", "2", "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--range-share must be between 0 and 1" in bad.stderr
+    import random
+    saved = C.RANGE_SHARE
+    try:
+        C.RANGE_SHARE = 1.0
+        fam = next(f for f in C.load_families() if f["id"] == "neopixel_color")
+        rng = random.Random(0)
+        colours = [C.sample_slots(fam, rng, "train", ranges=True)["color"] for _ in range(50)]
+    finally:
+        C.RANGE_SHARE = saved
+    listed = fam["slots"]["color"]["values"]
+    assert sum(c not in listed for c in colours) > 40 and [0, 0, 255] not in colours
