@@ -66,7 +66,6 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if not 0.0 <= args.range_share <= 1.0:
         ap.error(f"--range-share must be between 0 and 1, got {args.range_share}")
-    C.RANGE_SHARE = args.range_share
     if args.tiny:
         args.samples_per_family, args.project_copies, args.sim_sample = 6, 2, 20
         args.vocab_size = args.vocab_size or 1024
@@ -218,6 +217,7 @@ def main(argv=None):
     # 2-4. augment, mix languages, split -----------------------------------------------------
     steps.start("augment + mix languages + split")
     examples, stats = C.build_examples(cfg, i18n, checker, samples_per_family=args.samples_per_family,
+                                       range_share=args.range_share,
                                        prompts_per_program=args.prompts_per_program,
                                        explain_ratio=args.explain_ratio, project_copies=args.project_copies,
                                        seed=args.seed, families=families, projects=projects,

@@ -90,9 +90,8 @@ def load_families(tasks_dir=RAW / "tasks"):
                     raise CorpusError(f"{where}: slot {name!r} needs 'pins' or 'values'")
                 if "default" not in slot:
                     raise CorpusError(f"{where}: slot {name!r} needs a default")
-                if not (slot.get("range") in (None, False, "text", "name") or
-                        (isinstance(slot["range"], list) and len(slot["range"]) == 3)):
-                    raise CorpusError(f"{where}: slot {name!r} range must be text, name, false or [lo, hi, step]")
+                if slot.get("range") not in (None, False, "text", "name"):
+                    raise CorpusError(f"{where}: slot {name!r} range must be text, name or false")
                 if "held" in slot and (slot["held"] not in slot.get("values", []) or slot["held"] == slot["default"]):
                     raise CorpusError(f"{where}: slot {name!r} held value must be one of its values, not the default")
             for role, slot in (fam.get("robot_pins") or {}).items():
@@ -159,9 +158,9 @@ def held_values(family):
     return {name: slot["held"] for name, slot in family["slots"].items() if "held" in slot}
 
 
-# The share of training values of a slot drawn from its whole range instead of its short list,
-# meant to make the model copy the number, colour or text of a request rather than recall one of
-# the few it has seen. Off by default: with 0.5, three 18-minute CPU runs passed 69.6-72.8% of the
+# The default share of training values of a slot drawn from its whole range instead of its short
+# list (build_examples' range_share), meant to make the model copy the number, colour or text of a
+# request rather than recall one of the few it has seen. Off: with 0.5, three 18-minute CPU runs passed 69.6-72.8% of the
 # held-out behaviour checks against 71.5% with 0, and copied an unseen colour less often (the
 # model wrote new random colours and words instead of the requested ones). `prepare.py
 # --range-share 0.5` turns it on, for longer runs where copying may emerge.
@@ -190,9 +189,9 @@ def _grid(values):
 
 def range_value(slot, rng):
     """One value from a slot's whole range (None when it has none: pins, one-value lists, word
-    values such as 'left'). Numbers: any point of the list's grid (_grid) or of an explicit
-    `range: [lo, hi, step]`; colours: any (r, g, b); `range: text`: one to three words;
-    `range: name`: a word and a number, no spaces (network names, passwords)."""
+    values such as 'left', `range: false`). Numbers: any point of the list's grid (_grid);
+    colours: any (r, g, b); `range: text`: one to three words; `range: name`: a word and a
+    number, no spaces (network names, passwords)."""
     kind = slot.get("range")
     values = slot.get("values") or []
     if kind == "text":
@@ -201,10 +200,6 @@ def range_value(slot, rng):
         return rng.choice((text, text, text.lower(), text.upper()))
     if kind == "name":
         return rng.choice(_TEXT_WORDS) + rng.choice(("", "_", "-")) + str(rng.randrange(1, 1000))
-    if isinstance(kind, list):
-        lo, hi, step = kind
-        v = lo + step * rng.randrange(int(round((hi - lo) / step)) + 1)
-        return round(v, 4) if isinstance(step, float) or isinstance(lo, float) else v
     if len(values) < 2 or kind is False:
         return None
     if all(isinstance(v, list) and len(v) == 3 for v in values):
@@ -227,12 +222,13 @@ def template_slots(family, template):
     return out
 
 
-def sample_slots(family, rng, mode="train", keep_default=(), ranges=False):
+def sample_slots(family, rng, mode="train", keep_default=(), range_share=None):
     """Pick a value for every slot. mode: 'train' never uses held-out values, 'test' uses a held
     value for every slot that has one, 'default' uses the defaults. Slots in keep_default take
     their default (a prompt that does not state a pin means the robot's own pin). Pins of one
-    family differ. ranges=True (the training corpus): a share of values (RANGE_SHARE) comes from
-    the slot's whole range (range_value), never equal to a held-out value."""
+    family differ. range_share (the training corpus): that share of 'train' values comes from the
+    slot's whole range (range_value), never a held-out value; given at all (even 0), it draws
+    one random number per value, so the corpus at 0 stays the one the README's model learned."""
     held = held_values(family)
     values = {}
     used_pins = {s["default"] for n, s in family["slots"].items() if "pins" in s and n in keep_default}
@@ -245,7 +241,8 @@ def sample_slots(family, rng, mode="train", keep_default=(), ranges=False):
         elif mode == "test" and name in held:
             v = held[name]
         else:
-            v = range_value(slot, rng) if ranges and mode == "train" and rng.random() < RANGE_SHARE else None
+            v = (range_value(slot, rng) if range_share is not None and mode == "train"
+                 and rng.random() < range_share else None)
             if v is None or (name in held and _same(v, held[name])):
                 v = rng.choice([x for x in slot["values"] if not (name in held and x == held[name])])
         if "pins" in slot:
@@ -822,7 +819,7 @@ class Stats:
 
 def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_per_program=2,
                    explain_ratio=0.3, project_copies=12, seed=1337, families=None, projects=None,
-                   instructions=None, progress=None, hardware_dropout=0.4):
+                   instructions=None, progress=None, hardware_dropout=0.4, range_share=RANGE_SHARE):
     """All code/explain/instruction examples (dicts) for train, val and test-excluded splits.
 
     Leakage rules (checked by tests):
@@ -836,7 +833,8 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
 
     hardware_dropout: the share of code examples whose [HARDWARE] list is left empty, so the
     model also writes the right program when a learner names no parts (sample.py's default).
-    The test prompts always carry their hardware."""
+    The test prompts always carry their hardware.
+    range_share: the share of slot values drawn from the slot's whole range (RANGE_SHARE)."""
     families = load_families() if families is None else families
     projects = load_syllabus() if projects is None else projects
     instructions = load_instructions() if instructions is None else instructions
@@ -904,7 +902,8 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
             texts, plang = texts_for(lang, "family", fam["id"], "prompts", fam["prompts"])
             template = rng.choice(_prompt_choices(texts, "train"))
             keep = set(fam["slots"]) - template_slots(fam, template)
-            values = sample_slots(fam, rng, "default" if attempt == 0 else "train", keep_default=keep, ranges=True)
+            values = sample_slots(fam, rng, "default" if attempt == 0 else "train", keep_default=keep,
+                                  range_share=range_share)
             key = instance_key(fam["id"], values, fam["slots"])
             if key in reserved:
                 continue

@@ -76,7 +76,7 @@ def test_held_out_values_never_sampled_for_training(families):
     for f in families:
         held = C.held_values(f)
         for _ in range(30):
-            v = C.sample_slots(f, rng, "train", ranges=True)
+            v = C.sample_slots(f, rng, "train", range_share=0.5)
             assert not any(C._same(v[k], hv) for k, hv in held.items()), f["id"]
         if held:
             t = C.sample_slots(f, rng, "test")
@@ -108,14 +108,13 @@ def test_range_values_stay_on_the_lists_grid(families):
     assert seen_new > 1000   # ranges add values the lists do not have
 
 
-def test_range_programs_validate_and_behave(families, checker, monkeypatch):
+def test_range_programs_validate_and_behave(families, checker):
     """Programs made from range values (every slot drawn from its range) compile, pass the API
     checker and pass their family's behaviour check in the simulator."""
-    monkeypatch.setattr(C, "RANGE_SHARE", 1.0)
     rng = random.Random(6)
     jobs = []
     for f in families:
-        values = C.sample_slots(f, rng, "train", ranges=True)
+        values = C.sample_slots(f, rng, "train", range_share=1.0)
         prog = C.render(f, values, rng.choice(C.variants_for(f, values)))
         jobs.append((prog["code"], prog["scenario"], prog["check"], prog["budget_s"]))
     assert all(ok for ok, _ in checker.validate_batch([j[0] for j in jobs]))

@@ -202,13 +202,8 @@ def test_range_share_is_checked_and_applied(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "--range-share must be between 0 and 1" in bad.stderr
     import random
-    saved = C.RANGE_SHARE
-    try:
-        C.RANGE_SHARE = 1.0
-        fam = next(f for f in C.load_families() if f["id"] == "neopixel_color")
-        rng = random.Random(0)
-        colours = [C.sample_slots(fam, rng, "train", ranges=True)["color"] for _ in range(50)]
-    finally:
-        C.RANGE_SHARE = saved
+    fam = next(f for f in C.load_families() if f["id"] == "neopixel_color")
+    rng = random.Random(0)
+    colours = [C.sample_slots(fam, rng, "train", range_share=1.0)["color"] for _ in range(50)]
     listed = fam["slots"]["color"]["values"]
     assert sum(c not in listed for c in colours) > 40 and [0, 0, 255] not in colours
