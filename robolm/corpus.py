@@ -840,6 +840,9 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
     instructions = load_instructions() if instructions is None else instructions
     by_id = {f["id"]: f for f in families}
     shares = lang_config.target_shares()
+    # explanations: every language of the config alike (not English-heavy), so each one sees
+    # enough of them to answer in its own language
+    explain_shares = {c: 1.0 / len(shares) for c in shares}
     rng = random.Random(seed)
     stats = Stats()
     examples = []
@@ -940,7 +943,7 @@ def build_examples(lang_config, i18n, checker, samples_per_family=120, prompts_p
                     stats.count(stats.augment, "prompt_paraphrasing")
                 add_code(f"family:{fam['id']}", split, fam["grade"], prompt, code, program["hardware"], plang, extra)
             if rng.random() < explain_ratio and fam.get("explain"):
-                elang = pick_lang(shares, rng)
+                elang = pick_lang(explain_shares, rng)
                 text, elang = texts_for(elang, "family", fam["id"], "explain", fam["explain"])
                 words = ((i18n.get(elang) or {}).get("words") or {})
                 add_explain(f"family:{fam['id']}", split, fam["grade"], code, fill(text, values, words),

@@ -4,8 +4,10 @@ Code generation (the loss is on the part after [CODE]):
   <bos>[SYSTEM] You are a MicroPython robotics code generator for ESP32. [/SYSTEM][LANG:xx]
   [USER] {prompt} [/USER][HARDWARE] {hardware} [/HARDWARE][CODE]\\n{code}\\n[/CODE]<eos>
 Explain code (the loss is on the part after [EXPLAIN]):
-  <bos>[LANG:xx][CODE]\\n{code}\\n[/CODE][EXPLAIN] {explanation} [/EXPLAIN]<eos>
-(one line each in reality; see docs/INTERFACES.md).
+  <bos>[CODE]\\n{code}\\n[/CODE][LANG:xx][EXPLAIN] {explanation} [/EXPLAIN]<eos>
+(one line each in reality; see docs/INTERFACES.md). The language tag of an explanation sits right
+before [EXPLAIN], where the model starts writing in that language: at the start, a whole program
+away, a small model ignored it and answered in English.
 
 A prompt is a list of pieces: ("special", "[CODE]") or ("text", "..."). Text pieces go
 through `tok.encode` (which never yields a special token, so a user typing "[CODE]" cannot
@@ -48,8 +50,8 @@ def codegen_pieces(prompt, hardware, lang, code=None):
 def explain_pieces(code, lang, explanation=None):
     """The pieces of an explain-code example; without `explanation`, the inference prompt that
     ends right after [EXPLAIN]."""
-    pieces = [("special", "<bos>"), ("special", _lang_token(lang)), ("special", "[CODE]"),
-              ("text", f"\n{code.strip(chr(10))}\n"), ("special", "[/CODE]"), ("special", "[EXPLAIN]")]
+    pieces = [("special", "<bos>"), ("special", "[CODE]"), ("text", f"\n{code.strip(chr(10))}\n"),
+              ("special", "[/CODE]"), ("special", _lang_token(lang)), ("special", "[EXPLAIN]")]
     if explanation is not None:
         pieces += [("answer", f" {explanation.strip()} "), ("answer-special", "[/EXPLAIN]"),
                    ("answer-special", "<eos>")]

@@ -54,7 +54,7 @@ def test_codegen_example_text_and_mask(tok):
 @pytest.mark.parametrize("tok", list(tokenizers()), ids=lambda t: type(t).__name__)
 def test_explain_example(tok):
     ids, mask = prompt.build_explain_example(tok, "led.on()", "Das LED leuchtet.", "fr")
-    assert tok.decode(ids) == "<bos>[LANG:fr][CODE]\nled.on()\n[/CODE][EXPLAIN] Das LED leuchtet. [/EXPLAIN]<eos>"
+    assert tok.decode(ids) == "<bos>[CODE]\nled.on()\n[/CODE][LANG:fr][EXPLAIN] Das LED leuchtet. [/EXPLAIN]<eos>"
     first = mask.index(1)
     assert ids[first - 1] == tok.special_tokens["[EXPLAIN]"] and sum(mask) == len(ids) - first
     assert ids[:first] == prompt.build_explain_prompt(tok, "led.on()", "fr")

@@ -207,3 +207,17 @@ def test_range_share_is_checked_and_applied(tmp_path):
     colours = [C.sample_slots(fam, rng, "train", range_share=1.0)["color"] for _ in range(50)]
     listed = fam["slots"]["color"]["values"]
     assert sum(c not in listed for c in colours) > 40 and [0, 0, 255] not in colours
+
+
+def test_explanations_are_spread_evenly_over_the_languages(tiny):
+    """Prompts are English-heavy (english_ratio 0.3); explanations are drawn evenly over the
+    config's languages, so every language sees enough of them to answer in its own words."""
+    from collections import Counter
+    out, _ = tiny
+    rows = [json.loads(l) for l in (out / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    fam = Counter(r["lang"] for r in rows if r["type"] == "explain" and r["source"].startswith("family:"))
+    meta = json.loads((out / "metadata.json").read_text())
+    langs = meta["language_config"]["languages"]
+    assert sum(fam.values()) >= 5 * len(langs)
+    assert fam["en"] / sum(fam.values()) < 0.15          # 1/25 expected; English-heavy would be ~0.3
+    assert len(fam) >= 0.8 * len(langs)
