@@ -60,7 +60,7 @@ sample: setup    ## generate code for a few prompts in several languages with ea
 
 evaluate: setup  ## held-out prompts: compiler, API checker and simulator rates (out/eval*/)
 	@# torch (slow, with perplexity) on a spread sample; the C runtime on all 764 prompts for each GGUF type
-	$(PY) -m robolm.evaluate --backend torch --model $(CKPT) --sample $(EVAL_N) --out out/eval
+	$(PY) -m robolm.evaluate --backend torch --model $(CKPT) --sample $(EVAL_N) --explain-programs 4 --out out/eval
 	$(PY) -m robolm.evaluate --backend native --model exports/robolm-f32.gguf --out out/eval-f32
 	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q8_0.gguf --out out/eval-q8_0
 	$(PY) -m robolm.evaluate --backend native --model exports/robolm-q4_0.gguf --out out/eval-q4_0

@@ -6,11 +6,12 @@
 
 It builds RoboLM's prompt format, streams the code as the model writes it, and checks it
 with the real MicroPython compiler and the robot API checker (robolm/validate.py). If the
-code is invalid, or ignores a number of the prompt ("pin 4", "500 ms") or a part of --hardware
-(a buzzer request answered without the buzzer), it samples again, up to
---candidates times, showing why, and keeps the first program that passes both (or the one with
-the fewest errors, then the fewest ignored numbers and parts). `--explain xx` then asks the
-model to explain that program in language xx.
+code is invalid, or ignores a number of the prompt ("pin 4", "500 ms"), a text it quotes
+("Good morning") or a part of --hardware (a buzzer request answered without the buzzer), it
+samples again, up to --candidates times, showing why, and keeps the first program that passes
+both (or the one with the fewest errors, then the fewest ignored numbers and parts). `--explain xx` then asks the
+model to explain that program in language xx, the same way: up to --candidates texts, the first
+that is in language xx and mentions no number the program lacks is kept.
 
 Three engines run the same weights: torch (the training checkpoint, robolm/model.py),
 numpy (robolm/numpy_model.py on a GGUF file) and native (the C runtime through
@@ -210,10 +211,31 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
     return best[0], best[1]
 
 
-def explain_code(engine, code, lang, args):
+def explain_code(engine, code, lang, args, echo=True):
+    """Validation-guided explanation: up to args.candidates texts (greedy first, then sampled at
+    0.7 unless --temperature says otherwise); the first in the requested language that mentions
+    no number the program lacks wins, else the one with the fewest problems."""
     from robolm.prompt import build_explain_prompt
+    from robolm.validate import explanation_problems
     ids = build_explain_prompt(engine.tok, code, lang)
-    return run(engine, ids, args, ["[/EXPLAIN]"], echo=True).strip()
+    sampling = argparse.Namespace(**vars(args))       # a copy: the caller's seed and temperature stay
+    best = None
+    for k in range(args.candidates):
+        text = run(engine, ids, sampling, ["[/EXPLAIN]"], echo).strip()
+        problems = explanation_problems(text, code, lang)
+        if best is None or len(problems) < len(best[1]):
+            best = (text, problems, k)
+        if not problems:
+            break
+        if echo:
+            print(f"--- explanation {k + 1}/{args.candidates}: {'; '.join(problems)}"
+                  + ("; again" if k + 1 < args.candidates else ""))
+        sampling.seed += 1
+        if sampling.temperature == 0:
+            sampling.temperature = 0.7
+    if echo and best[2] != k:
+        print(f"--- keeping explanation {best[2] + 1} (fewest problems):\n {best[0]}")
+    return best[0]
 
 
 def write_blocks(code, path):
@@ -260,6 +282,7 @@ def main(argv=None):
     lang = args.lang or detect_language(prompt)
     engine = load_engine(args.backend, args.model)
     print(f"[{args.backend}] language: {lang} ({LANGUAGES[lang].name})")
+    asked = argparse.Namespace(**vars(args))          # generate_code moves seed and temperature on resampling
     code, report = generate_code(engine, prompt, clean_prompt(args.hardware) if args.hardware.strip() else "",
                                  lang, args)
     if not report.ok:
@@ -268,7 +291,7 @@ def main(argv=None):
         write_blocks(code, args.blocks)
     if args.explain:
         print(f"--- explanation ({LANGUAGES[args.explain].name})")
-        explain_code(engine, code, args.explain, args)
+        explain_code(engine, code, args.explain, asked)
     return 0 if report.ok else 1
 
 

@@ -11,6 +11,11 @@ For each prompt of data/raw/syllabus/test_prompts.json (held out by project, sev
   chosen_behaviour  the program validation-guided generation returns (sample.py's choice: valid
               and using every number of the prompt) passes the behaviour check
 Rates are reported overall, per language and per grade, as JSON, a markdown table and a chart.
+Explanations: the reference programs of --explain-programs test projects, explained in every
+language: in_language (the greedy text is in the requested language: its script, and word hints
+for en/es/fr/pt), numbers_from_code (every number it mentions is in the program, in some unit: a
+rough check that it does not invent pins or times), accepted (both), accepted_after_resampling
+(validation-guided explanation, as sample.py, finds a text that passes both).
 With the torch backend it also reports perplexity per language and data type on corpus.jsonl's
 validation examples. The same report runs on any backend and any GGUF type, so the cost of
 INT8/INT4 shows in task terms.
@@ -139,6 +144,66 @@ def evaluate_prompts(engine, prompts, candidates=4, max_new_tokens=400, progress
     return rows
 
 
+def explain_programs(n):
+    """(project id, program) for n test projects spread over the grades, titled as in training."""
+    import re
+    from robolm.corpus import load_families, load_syllabus, titled
+    titles = {f["id"]: f["title"] for f in load_families()}
+    tests = [p for p in load_syllabus() if p["split"] == "test"]
+    if n < len(tests):
+        tests = [tests[int(i * len(tests) / n)] for i in range(n)]
+    return [(p["id"], titled(p["micropython_code"], titles.get(p.get("family")) or
+                            re.sub(r"\s*\(.*\)$", "", p["project_title"]))) for p in tests]
+
+
+EXPLAIN_RATES = ("in_language", "numbers_from_code", "accepted", "accepted_after_resampling")
+
+
+def evaluate_explanations(engine, programs, langs, candidates=4, max_new_tokens=200):
+    """One row per (program, language): the greedy explanation and its checks
+    (validate.explanation_problems), and whether validation-guided explanation (sample.py's
+    explain_code: up to `candidates` texts, then sampled at 0.7) finds one with no problem."""
+    from robolm.prompt import build_explain_prompt
+    from robolm.validate import explanation_problems
+    tok = engine.tok
+    stop = {tok.special_tokens["[/EXPLAIN]"], tok.special_tokens["<eos>"]}
+    rows = []
+    for pid, code in programs:
+        for lang in langs:
+            ids = build_explain_prompt(tok, code, lang)
+            tried = []                                                   # (problems, text)
+            for k in range(candidates):
+                text = generate(engine, tok, ids, max_new_tokens, 0.0 if k == 0 else 0.7, 1 + k, stop).strip()
+                tried.append((explanation_problems(text, code, lang), text))
+                if not tried[-1][0]:
+                    break
+            problems, text = tried[0]
+            chosen = min(tried, key=lambda t: len(t[0]))
+            rows.append({"program": pid, "lang": lang, "text": text, "problems": problems,
+                         "in_language": not any(p.startswith("not in") for p in problems),
+                         "numbers_from_code": not any(p.startswith("numbers") for p in problems),
+                         "accepted": not problems, "candidates": len(tried), "chosen_text": chosen[1],
+                         "accepted_after_resampling": not chosen[0]})
+    return rows
+
+
+def summarize_explanations(rows):
+    def rates(sub):
+        return {"n": len(sub), **{k: sum(r[k] for r in sub) / len(sub) for k in EXPLAIN_RATES}}
+    langs = sorted({r["lang"] for r in rows})
+    return {"overall": rates(rows), "by_lang": {l: rates([r for r in rows if r["lang"] == l]) for l in langs}}
+
+
+def markdown_explanations(summary):
+    lines = ["", "Explanations of test programs: the greedy one in the requested language, mentioning only numbers "
+             "of the program, both; and both for what validation-guided explanation keeps", "",
+             "| lang | n | in language | numbers from the program | both | both after resampling |",
+             "|---|---|---|---|---|---|"]
+    for name, r in [("**all**", summary["overall"])] + list(summary["by_lang"].items()):
+        lines.append(f"| {name} | {r['n']} | " + " | ".join(f"{100 * r[k]:.1f}%" for k in EXPLAIN_RATES) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summarize(rows):
     """Rates overall, per language and per grade."""
     def rates(sub):
@@ -237,6 +302,8 @@ def main(argv=None):
                    help="evaluate N prompts spread evenly over the file (all languages and grades; 0 = all)")
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=400)
+    p.add_argument("--explain-programs", type=int, default=10,
+                   help="test programs to explain in every language (0 = no explanation check)")
     p.add_argument("--out", default="out/eval")
     a = p.parse_args(argv)
     sys.path.insert(0, os.getcwd())
@@ -253,15 +320,25 @@ def main(argv=None):
         sample.fail(f"{a.prompts} holds no prompts")
     rows = evaluate_prompts(engine, prompts, a.candidates, a.max_new_tokens)
     summary = summarize(rows)
+    explanations = []
+    if a.explain_programs > 0:
+        from robolm.languages import LANGUAGES
+        langs = sorted({p["lang"] for p in prompts} & set(LANGUAGES))
+        print(f"explaining {a.explain_programs} test programs in {len(langs)} languages ...", file=sys.stderr)
+        explanations = evaluate_explanations(engine, explain_programs(a.explain_programs), langs, a.candidates)
+        summary["explain"] = summarize_explanations(explanations)
     if a.backend == "torch" and os.path.exists(a.corpus):
         summary["perplexity"] = perplexity(engine, a.corpus)
     model = a.model or (sample.DEFAULT_CKPT if a.backend == "torch" else sample.DEFAULT_GGUF)
     title = f"RoboLM evaluation: {a.backend}, {os.path.basename(model)}"
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "eval.json"), "w", encoding="utf-8") as f:
-        json.dump({"model": model, "backend": a.backend, "summary": summary, "rows": rows}, f,
+        json.dump({"model": model, "backend": a.backend, "summary": summary, "rows": rows,
+                   "explanations": explanations}, f,
                   ensure_ascii=False, indent=1)
     md = markdown(summary, title)
+    if "explain" in summary:
+        md += markdown_explanations(summary["explain"])
     with open(os.path.join(a.out, "eval.md"), "w", encoding="utf-8") as f:
         f.write(md)
     plot(summary, os.path.join(a.out, "eval.png"), title)

@@ -125,6 +125,15 @@ def text_in_language_script(text, code):
     return found == LANGUAGES[code].detect
 
 
+def text_in_language(text, code):
+    """True when `text` reads as language `code`: its script, and for the Latin-script languages
+    (en, es, fr, pt) also guess_language's word hints. Languages that share a script (hi, mr, ne,
+    mai, sa, kok; ar, ur, sd, ks; bn, as) are told apart by script only."""
+    if not text_in_language_script(text, code):
+        return False
+    return LANGUAGES[code].detect != "Latin" or guess_language(text) == code
+
+
 # A best guess of the language of a learner's text, so sample.py can pick [LANG:xx] when the
 # user does not say. The script decides the family; a few letters and words that only one
 # language of that script uses decide inside it. Short texts can be wrong: an explicit --lang wins.

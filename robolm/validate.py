@@ -29,6 +29,7 @@ import difflib
 import functools
 import re
 import subprocess
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -948,6 +949,44 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
     return missing
 
 
+# a text the learner quotes ("Good morning", «Bonjour», 「こんにちは」) is meant to be shown or printed as is
+_QUOTED = re.compile(r'"([^"\n]{1,40})"|“([^”\n]{1,40})”|«\s?([^»\n]{1,40}?)\s?»|「([^」\n]{1,40})」|『([^』\n]{1,40})』')
+
+
+def prompt_texts_missing(prompt: str, code: str) -> list[str]:
+    """The quoted texts of the prompt that the code never contains (as '"text"')."""
+    missing, whole = [], prompt.strip().strip('"“”«»「」『』 ')
+    for groups in _QUOTED.findall(prompt):
+        text = next(g for g in groups if g).strip()
+        if text and text != whole and text not in code and f'"{text}"' not in missing:
+            missing.append(f'"{text}"')
+    return missing
+
+
+_ANY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def numbers_in(text: str) -> set[float]:
+    """The numbers a text mentions, any script's digits (२, ৫, ٣) read as 0-9."""
+    text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in text)
+    return {float(m) for m in _ANY_NUMBER.findall(text)}
+
+
+def explanation_problems(text: str, code: str, lang: str) -> list[str]:
+    """What is wrong with an explanation of `code` asked for in language `lang` ([] = nothing
+    found): it is not in that language (languages.text_in_language), or it mentions a number
+    the program does not contain in any unit (a made-up pin or time: 0.5 s matches 500 ms)."""
+    from .languages import LANGUAGES, text_in_language
+    problems = [] if text_in_language(text, lang) else [f"not in {LANGUAGES[lang].name}"]
+    have = set()
+    for v in numbers_in(code):
+        have |= {v, round(v * 1000, 6), round(v / 1000, 6)}
+    extra = sorted(numbers_in(text) - have)
+    if extra:
+        problems.append("numbers not in the program: " + ", ".join(f"{v:g}" for v in extra))
+    return problems
+
+
 # A part of the [HARDWARE] list and what a program that uses it must contain: a firmware block of
 # that part (robot.beep) or the raw MicroPython that drives it (PWM, NeoPixel, time_pulse_us).
 _PART_USE = [   # (words in the part's name, raw MicroPython, firmware blocks' hardware name)
@@ -995,10 +1034,10 @@ def hardware_missing(hardware, code: str) -> list[str]:
 
 def check_candidate(code: str, prompt: str, hardware=()):
     """One generated program judged as validation-guided generation does (sample.py and
-    robolm/evaluate.py): (report, what of the request it ignores: the prompt's numbers and the
-    [HARDWARE] parts it never uses, rank). A lower rank is better: (errors, ignored);
+    robolm/evaluate.py): (report, what of the request it ignores: the prompt's numbers, its quoted
+    texts and the [HARDWARE] parts it never uses, rank). A lower rank is better: (errors, ignored);
     (0, 0) with report.ok is accepted at once."""
     report = validate(code)
-    missing = prompt_numbers_missing(prompt, code) + hardware_missing(hardware, code)
+    missing = prompt_numbers_missing(prompt, code) + prompt_texts_missing(prompt, code) + hardware_missing(hardware, code)
     errors = sum(getattr(d, "severity", "error") == "error" for d in report.diagnostics)
     return report, missing, (errors, len(missing))

@@ -88,3 +88,13 @@ def test_bad_configs_fail_loudly(tmp_path):
 def test_guess_language(text, code):
     from robolm.languages import guess_language
     assert guess_language(text) == code
+
+
+def test_text_in_language_tells_latin_languages_apart_and_checks_the_script():
+    from robolm.languages import text_in_language
+    assert text_in_language("Este programa enciende el LED cada segundo.", "es")
+    assert not text_in_language("This program turns the LED on every second.", "es")
+    assert text_in_language("This program turns the LED on every second.", "en")
+    assert text_in_language("यह प्रोग्राम पिन 2 की LED जलाता है।", "hi")
+    assert not text_in_language("This program turns the LED on pin 2 on.", "hi")
+    assert not text_in_language("这个程序让LED闪烁。", "hi")

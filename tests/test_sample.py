@@ -118,7 +118,8 @@ def test_evaluate_reports_every_rate_on_a_tiny_model(tiny, tmp_path):
     prompts = tmp_path / "prompts.json"
     prompts.write_text(json.dumps(held_out[:3], ensure_ascii=False), encoding="utf-8")
     evaluate.main(["--backend", "native", "--model", str(tiny[3]["f32"]), "--prompts", str(prompts),
-                   "--candidates", "2", "--max-new-tokens", "16", "--out", str(tmp_path / "eval")])
+                   "--candidates", "2", "--max-new-tokens", "16", "--explain-programs", "2",
+                   "--out", str(tmp_path / "eval")])
     report = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))
     assert len(report["rows"]) == 3 and (tmp_path / "eval" / "eval.png").exists()
     for row in report["rows"]:
@@ -126,6 +127,27 @@ def test_evaluate_reports_every_rate_on_a_tiny_model(tiny, tmp_path):
         assert row["api"] <= row["syntax"] and row["behaviour"] <= row["syntax"]
     assert set(evaluate.RATES) <= set(report["summary"]["overall"])
     assert "behaviour after resampling" in (tmp_path / "eval" / "eval.md").read_text()
+    # explanations: 2 test programs x the prompts' languages, each with both checks
+    langs = {p["lang"] for p in held_out[:3]}
+    assert len(report["explanations"]) == 2 * len(langs)
+    for r in report["explanations"]:
+        assert r["accepted"] == (r["in_language"] and r["numbers_from_code"]) == (not r["problems"])
+        assert 1 <= r["candidates"] <= 2 and r["accepted_after_resampling"] >= r["accepted"]
+    assert set(report["summary"]["explain"]["by_lang"]) == langs
+    assert "in the requested language" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+def test_explanation_checks():
+    from robolm.evaluate import explain_programs
+    from robolm.validate import explanation_problems, numbers_in
+    assert numbers_in("पिन २ और 0.5 s") == {2.0, 0.5}
+    code = "led = Pin(2, Pin.OUT)\ntime.sleep_ms(500)\n"
+    assert explanation_problems("यह प्रोग्राम पिन 2 की LED को हर 0.5 सेकंड में जलाता है।", code, "hi") == []
+    assert explanation_problems("This program blinks the LED on pin 2.", code, "hi") == ["not in Hindi"]
+    assert explanation_problems("Este programa enciende el LED del pin 25.", code, "es") == [
+        "numbers not in the program: 25"]
+    progs = explain_programs(3)
+    assert len(progs) == 3 and all(code.startswith("# ") for _, code in progs)
 
 
 def test_unstated_facts_flags_checks_the_prompt_cannot_support():

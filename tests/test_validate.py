@@ -259,6 +259,19 @@ def test_prompt_numbers_missing(prompt, code, missing):
     assert prompt_numbers_missing(prompt, code) == missing
 
 
+@pytest.mark.parametrize("prompt,code,missing", [
+    ('Display the message "Good morning" on the OLED.', 'robot.oled_text("Start", 0, 0)\n', ['"Good morning"']),
+    ('Display the message "Good morning" on the OLED.', 'robot.oled_text("Good morning", 0, 0)\n', []),
+    ("OLEDにメッセージ「Good morning」を出して。", 'oled.text("Start", 0, 0)\n', ['"Good morning"']),
+    ("Affiche « Bonjour » sur l'écran", 'oled.text("Bonjour", 0, 0)\n', []),
+    ("don't blink the LED, it's on pin 2", "led = Pin(2, Pin.OUT)\n", []),   # apostrophes are not quotes
+    ('"blink the LED"', "led.on()\n", []),                                    # the whole prompt quoted
+])
+def test_prompt_texts_missing(prompt, code, missing):
+    from robolm.validate import prompt_texts_missing
+    assert prompt_texts_missing(prompt, code) == missing
+
+
 def test_check_candidate_ranks_errors_before_unused_numbers():
     from robolm.validate import check_candidate
     good = "from machine import Pin\nled = Pin(4, Pin.OUT)\nled.value(1)\n"
