@@ -12,9 +12,9 @@ n_heads = 4
 n_kv_heads = 2
 hidden_dim = 704
 vocab_size = 0            # 0 = take it from data/processed/metadata.json
-max_seq_len = 256
+max_seq_len = 512         # the longest training examples (prompt + program) reach ~460 tokens
 dropout = 0.0
-batch_size = 16           # 4,096 tokens per step
+batch_size = 8            # 4,096 tokens per step
 grad_accum = 1
 max_steps = 1500
 max_minutes = 4.0

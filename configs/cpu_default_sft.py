@@ -6,7 +6,7 @@ out_dir = "out/cpu_default_sft"
 mode = "sft"
 init_from = "out/cpu_default/ckpt.pt"
 dropout = 0.0
-batch_size = 32           # examples per step, of similar length (length_buckets), padded to the longest (<= 256)
+batch_size = 32           # examples per step, of similar length (length_buckets), padded to the longest (<= 512)
 grad_accum = 1
 max_steps = 3000
 max_minutes = 14.0
