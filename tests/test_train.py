@@ -222,10 +222,14 @@ def test_torchrun_two_process_gloo(tmp_path):
     d = make_pretrain_data(tmp_path / "data")
     out = tmp_path / "ddp"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                        str(ROOT / "train.py"), f"--data_dir={d}", f"--out_dir={out}", *SMALL,
-                        "--max_steps=30", "--eval_interval=15", "--log_interval=5"],
-                       capture_output=True, text=True, env=env, timeout=240)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "train.py"), f"--data_dir={d}", f"--out_dir={out}", *SMALL,
+           "--max_steps=30", "--eval_interval=15", "--log_interval=5"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    if r.returncode != 0 and "SIGABRT" in r.stderr:
+        # seen once in a full-suite run on this 2-core machine: a worker aborted inside gloo
+        # (not in train.py); one fresh launch, and a second abort fails the test
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "device cpu x2" in r.stdout and "256 tokens per step" in r.stdout   # 4 x 32 x 2 processes
     ls = losses(out / "metrics.jsonl")
