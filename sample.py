@@ -9,9 +9,10 @@ with the real MicroPython compiler and the robot API checker (robolm/validate.py
 code is invalid, or ignores a number of the prompt ("pin 4", "500 ms"), a text it quotes
 ("Good morning") or a part of --hardware (a buzzer request answered without the buzzer), it
 samples again, up to --candidates times, showing why, and keeps the first program that passes
-both (or the one with the fewest errors, then the fewest ignored numbers and parts). `--explain xx` then asks the
-model to explain that program in language xx, the same way: up to --candidates texts, the first
-that is in language xx and mentions no number the program lacks is kept.
+both (or the one with the fewest errors, then the fewest ignored numbers and parts).
+`--explain xx` then asks the model to explain that program in language xx, the same way: up to
+--candidates texts, the first that is in language xx and mentions no number the program lacks
+is kept.
 
 Three engines run the same weights: torch (the training checkpoint, robolm/model.py),
 numpy (robolm/numpy_model.py on a GGUF file) and native (the C runtime through
@@ -214,7 +215,8 @@ def generate_code(engine, prompt, hardware, lang, args, echo=True):
 def explain_code(engine, code, lang, args, echo=True):
     """Validation-guided explanation: up to args.candidates texts (greedy first, then sampled at
     0.7 unless --temperature says otherwise); the first in the requested language that mentions
-    no number the program lacks wins, else the one with the fewest problems."""
+    no number the program lacks wins, else the one with the fewest problems. (robolm/evaluate.py
+    runs the same loop without streaming and without the context guard of run().)"""
     from robolm.prompt import build_explain_prompt
     from robolm.validate import explanation_problems
     ids = build_explain_prompt(engine.tok, code, lang)

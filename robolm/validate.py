@@ -920,7 +920,7 @@ if __name__ == "__main__":
 # (sample.py, robolm/evaluate.py) uses this to prefer another candidate.
 # ---------------------------------------------------------------------------------------------
 _PROMPT_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]*[^\W\d])")   # not ESP32, HC-SR04, DHT11
-_CODE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 _TRIPLE = re.compile(r"(?<![\w.])(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?!\w|\.\d)")
 
 
@@ -929,10 +929,7 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
     write them in (n, n*1000: seconds as ms, n/1000: ms as seconds). Digits inside names such as
     ESP32 or DHT11 are not numbers. Comments and strings count: "Count: 3" uses 3. Three numbers
     written as a colour ("0, 0, 255") must appear in that order."""
-    have = set()
-    for m in _CODE_NUMBER.findall(code):
-        v = float(m)
-        have |= {v, round(v * 1000, 6), round(v / 1000, 6)}
+    have = _in_any_unit(code)
     missing = []
     for m in _PROMPT_NUMBER.findall(prompt):
         try:
@@ -963,13 +960,16 @@ def prompt_texts_missing(prompt: str, code: str) -> list[str]:
     return missing
 
 
-_ANY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
-
-
 def numbers_in(text: str) -> set[float]:
     """The numbers a text mentions, any script's digits (२, ৫, ٣) read as 0-9."""
     text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in text)
-    return {float(m) for m in _ANY_NUMBER.findall(text)}
+    return {float(m) for m in _NUMBER.findall(text)}
+
+
+def _in_any_unit(code: str) -> set[float]:
+    """The program's numbers as written and in the units a text may use for them (n*1000: seconds
+    as ms, n/1000: ms as seconds)."""
+    return {u for v in numbers_in(code) for u in (v, round(v * 1000, 6), round(v / 1000, 6))}
 
 
 def explanation_problems(text: str, code: str, lang: str) -> list[str]:
@@ -978,10 +978,7 @@ def explanation_problems(text: str, code: str, lang: str) -> list[str]:
     the program does not contain in any unit (a made-up pin or time: 0.5 s matches 500 ms)."""
     from .languages import LANGUAGES, text_in_language
     problems = [] if text_in_language(text, lang) else [f"not in {LANGUAGES[lang].name}"]
-    have = set()
-    for v in numbers_in(code):
-        have |= {v, round(v * 1000, 6), round(v / 1000, 6)}
-    extra = sorted(numbers_in(text) - have)
+    extra = sorted(numbers_in(text) - _in_any_unit(code))
     if extra:
         problems.append("numbers not in the program: " + ", ".join(f"{v:g}" for v in extra))
     return problems
