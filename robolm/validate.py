@@ -919,9 +919,12 @@ if __name__ == "__main__":
 # "30 degrees") is almost surely the wrong program, however valid. Validation-guided generation
 # (sample.py, robolm/evaluate.py) uses this to prefer another candidate.
 # ---------------------------------------------------------------------------------------------
-_PROMPT_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.]*[^\W\d])")   # not ESP32, HC-SR04, DHT11
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
-_TRIPLE = re.compile(r"(?<![\w.])(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?!\w|\.\d)")
+# Part names glue Latin letters to digits (ESP32, HC-SR04, DHT11, SSD1306, 8x8): those digits are
+# not numbers. Letters of other scripts are not names: "转到90度" and "32度より" ask for 90 and 32.
+_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
+_PROMPT_NUMBER = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)([A-Za-z_]\w*)?")   # number, Latin suffix
+_UNITS = {"ms", "s", "sec", "secs", "hz", "khz", "cm", "mm", "m", "v", "ma", "deg"}  # "500ms" is 500
+_TRIPLE = re.compile(r"(?<![A-Za-z_\d.])(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?![A-Za-z_\d]|\.\d)")
 
 
 def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
@@ -931,7 +934,9 @@ def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
     written as a colour ("0, 0, 255") must appear in that order."""
     have = _in_any_unit(code)
     missing = []
-    for m in _PROMPT_NUMBER.findall(prompt):
+    for m, suffix in _PROMPT_NUMBER.findall(prompt):
+        if suffix and suffix.lower() not in _UNITS:     # 1st, 74HC595, 8x8: part of a name
+            continue
         try:
             v = float(m)
         except ValueError:      # other scripts' digits that float() does not read

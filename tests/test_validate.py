@@ -253,6 +253,10 @@ def test_one_problem_one_diagnostic():
     ("colour 0, 0, 255.", "np.fill((255, 255, 0))\n", ["0, 0, 255"]),
     ("set the strip to (10, 200, 30)", "robot.set_rgb(10, 200, 30)\n", []),
     ("turn the servo to 90 degrees", "servo.angle(45)\n", ["90"]),
+    ("让舵机转到90度", "servo.duty_u16(1638 + 10 * 6554 // 180)\n", ["90"]),   # digits next to CJK count
+    ("32度より上でファンをオン", "if temp > 32:\n", []),
+    ("buzz at 1500Hz for 200ms, then the 2nd beep", "b.freq(1500)\ntime.sleep_ms(200)\n", []),
+    ("an 8x8 matrix on an ESP32 with an SSD1306", "x = 1\n", []),
 ])
 def test_prompt_numbers_missing(prompt, code, missing):
     from robolm.validate import prompt_numbers_missing
