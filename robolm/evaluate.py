@@ -14,8 +14,8 @@ Rates are reported overall, per language and per grade, as JSON, a markdown tabl
 Explanations: the reference programs of --explain-programs test projects, explained in every
 language: in_language (the greedy text is in the requested language: its script, and word hints
 for en/es/fr/pt), numbers_from_code (every number it mentions is in the program, in some unit: a
-rough check that it does not invent pins or times), accepted (both), accepted_after_resampling
-(validation-guided explanation, as sample.py, finds a text that passes both).
+rough check that it does not invent pins or times), accepted (both, and no program lines in the
+text), accepted_after_resampling (validation-guided explanation, as sample.py, finds such a text).
 With the torch backend it also reports perplexity per language and data type on corpus.jsonl's
 validation examples. The same report runs on any backend and any GGUF type, so the cost of
 INT8/INT4 shows in task terms.
@@ -196,8 +196,8 @@ def summarize_explanations(rows):
 
 def markdown_explanations(summary):
     lines = ["", "Explanations of test programs: the greedy one in the requested language, mentioning only numbers "
-             "of the program, both; and both for what validation-guided explanation keeps", "",
-             "| lang | n | in language | numbers from the program | both | both after resampling |",
+             "of the program, both (and no program lines); and that for what validation-guided explanation keeps", "",
+             "| lang | n | in language | numbers from the program | accepted | accepted after resampling |",
              "|---|---|---|---|---|---|"]
     for name, r in [("**all**", summary["overall"])] + list(summary["by_lang"].items()):
         lines.append(f"| {name} | {r['n']} | " + " | ".join(f"{100 * r[k]:.1f}%" for k in EXPLAIN_RATES) + " |")

@@ -977,15 +977,23 @@ def _in_any_unit(code: str) -> set[float]:
     return {u for v in numbers_in(code) for u in (v, round(v * 1000, 6), round(v / 1000, 6))}
 
 
+# a line of Python inside an explanation: the model drifted from prose back into a program
+_CODE_LINE = re.compile(r"\n[ \t]*(?:while |for |if |elif |else:|def |import |from \w+ import |#"
+                        r"|[A-Za-z_][\w.]*[ \t]*(?:=|\())")
+
+
 def explanation_problems(text: str, code: str, lang: str) -> list[str]:
     """What is wrong with an explanation of `code` asked for in language `lang` ([] = nothing
-    found): it is not in that language (languages.text_in_language), or it mentions a number
-    the program does not contain in any unit (a made-up pin or time: 0.5 s matches 500 ms)."""
+    found): it is not in that language (languages.text_in_language), it mentions a number the
+    program does not contain in any unit (a made-up pin or time: 0.5 s matches 500 ms), or it
+    turns into program lines."""
     from .languages import LANGUAGES, text_in_language
     problems = [] if text_in_language(text, lang) else [f"not in {LANGUAGES[lang].name}"]
     extra = sorted(numbers_in(text) - _in_any_unit(code))
     if extra:
         problems.append("numbers not in the program: " + ", ".join(f"{v:g}" for v in extra))
+    if _CODE_LINE.search(text):
+        problems.append("program code in the explanation")
     return problems
 
 

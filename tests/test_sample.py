@@ -146,6 +146,9 @@ def test_explanation_checks():
     assert explanation_problems("This program blinks the LED on pin 2.", code, "hi") == ["not in Hindi"]
     assert explanation_problems("Este programa enciende el LED del pin 25.", code, "es") == [
         "numbers not in the program: 25"]
+    assert explanation_problems("यह प्रोग्राम पिन 2 की LED जलाता है।\n\nwhile True:\n    time.sleep_ms(500)", code,
+                                "hi") == ["program code in the explanation"]
+    assert explanation_problems("This program calls time.sleep_ms(500) on pin 2.", code, "en") == []
     progs = explain_programs(3)
     assert len(progs) == 3 and all(code.startswith("# ") for _, code in progs)
 
