@@ -50,7 +50,7 @@ def parse_args(argv=None):
     ap.add_argument("--range-share", type=float, default=C.RANGE_SHARE,
                     help="share of training slot values drawn from the slot's whole range (corpus.range_value)")
     ap.add_argument("--prompts-per-program", type=int, default=3, help="prompts (paraphrases/languages) per program")
-    ap.add_argument("--explain-ratio", type=float, default=0.35, help="share of programs that also get an explain example")
+    ap.add_argument("--explain-ratio", type=float, default=0.5, help="share of programs that also get an explain example")
     ap.add_argument("--hardware-dropout", type=float, default=0.4,
                     help="share of code examples trained with an empty [HARDWARE] list (learners often name no parts)")
     ap.add_argument("--project-copies", type=int, default=12, help="augmented copies of each training project")
