@@ -255,6 +255,7 @@ def test_one_problem_one_diagnostic():
     ("turn the servo to 90 degrees", "servo.angle(45)\n", ["90"]),
     ("让舵机转到90度", "servo.duty_u16(1638 + 10 * 6554 // 180)\n", ["90"]),   # digits next to CJK count
     ("32度より上でファンをオン", "if temp > 32:\n", []),
+    ("LEDを500msごとに点滅させて", "led = Pin(2, Pin.OUT)\n", ["500"]),
     ("buzz at 1500Hz for 200ms, then the 2nd beep", "b.freq(1500)\ntime.sleep_ms(200)\n", []),
     ("an 8x8 matrix on an ESP32 with an SSD1306", "x = 1\n", []),
 ])
