@@ -196,7 +196,7 @@ def summarize_explanations(rows):
 
 def markdown_explanations(summary):
     lines = ["", "Explanations of test programs: the greedy one in the requested language, mentioning only numbers "
-             "of the program, both (and no program lines); and that for what validation-guided explanation keeps", "",
+             "of the program, accepted (both, and no program lines), and accepted for what validation-guided explanation keeps", "",
              "| lang | n | in language | numbers from the program | accepted | accepted after resampling |",
              "|---|---|---|---|---|---|"]
     for name, r in [("**all**", summary["overall"])] + list(summary["by_lang"].items()):

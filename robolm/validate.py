@@ -921,10 +921,11 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------
 # Part names glue Latin letters to digits (ESP32, HC-SR04, DHT11, SSD1306, 8x8): those digits are
 # not numbers. Letters of other scripts are not names: "转到90度" and "32度より" ask for 90 and 32.
-_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
-_PROMPT_NUMBER = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)([A-Za-z_][A-Za-z0-9_]*)?")   # number, Latin suffix
+_NOT_IN_NAME = r"(?<![A-Za-z_\d.])"
+_NUMBER = re.compile(_NOT_IN_NAME + r"\d+(?:\.\d+)?")
+_PROMPT_NUMBER = re.compile(_NOT_IN_NAME + r"(\d+(?:\.\d+)?)([A-Za-z_][A-Za-z0-9_]*)?")   # number, Latin suffix
 _UNITS = {"ms", "s", "sec", "secs", "hz", "khz", "cm", "mm", "m", "v", "ma", "deg"}  # "500ms" is 500
-_TRIPLE = re.compile(r"(?<![A-Za-z_\d.])(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?![A-Za-z_\d]|\.\d)")
+_TRIPLE = re.compile(_NOT_IN_NAME + r"(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})(?![A-Za-z_\d]|\.\d)")
 
 
 def prompt_numbers_missing(prompt: str, code: str) -> list[str]:
